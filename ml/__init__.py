@@ -1,0 +1,1 @@
+"""Pure PyTorch: models, training loops, decoding, data loading. Never imports Django."""

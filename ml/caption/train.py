@@ -1,0 +1,324 @@
+"""Train the captioner on cached frozen MobileNetV2 features (or fine-tune the encoder's last blocks).
+
+Usage from Python::
+
+    from ml.caption.train import TrainConfig, train
+    result = train(TrainConfig(max_epochs=10), on_progress=print, should_stop=lambda: False)
+
+Run layout (``cfg.out_dir``)::
+
+    last/    model dir (float32) + optimizer.safetensors + trainer.json   -> resume point
+    best/    model dir (float32) of the best validation score so far
+    history.jsonl   one JSON line per epoch
+
+At the end the best model is exported as float16 to ``cfg.export_dir`` (when set).
+"""
+from __future__ import annotations
+
+import json
+import math
+import random
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+import torch
+from safetensors.torch import load_file, save_file
+
+from . import checkpoint
+from .data import default_data_dir, load_dataset, preprocess, read_split, split_file
+from .decode import decode
+from .decoder import AttentionDecoder, DecoderConfig, caption_loss
+from .encoder import Encoder
+from .evaluate import score_captions
+from .features import build_cache
+from .vocab import Vocab
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+@dataclass
+class TrainConfig:
+    data_dir: str = field(default_factory=lambda: str(default_data_dir()))
+    train_split: str = field(default_factory=lambda: str(split_file("train")))
+    val_split: str = field(default_factory=lambda: str(split_file("val")))
+    out_dir: str = str(REPO / "var" / "runs" / "caption-flickr8k")
+    export_dir: str | None = None          # float16 copy of the best model at the end
+    cache_root: str | None = None          # default var/cache/caption-features
+    # model
+    min_freq: int = 5
+    max_words: int = 20                    # training captions are cut to this many words
+    embed_dim: int = 512
+    hidden_dim: int = 512
+    attention_dim: int = 512
+    proj_dim: int = 512
+    dropout: float = 0.5
+    tie_weights: bool = True
+    fine_tune_blocks: int = 0              # >0 trains the encoder's last blocks from images (slow)
+    # optimisation
+    batch_images: int = 32                 # x5 captions per image
+    lr: float = 4e-4
+    encoder_lr: float = 1e-4
+    warmup_steps: int = 200
+    min_lr_ratio: float = 0.1              # cosine decay to lr * this at max_epochs
+    grad_clip: float = 5.0
+    alpha_c: float = 1.0                   # doubly stochastic attention weight
+    label_smoothing: float = 0.1
+    max_epochs: int = 10
+    patience: int = 3                      # epochs without val improvement before stopping
+    early_stop_metric: str = "cider"       # "cider" or "bleu4"
+    val_beam: int = 3
+    val_images: int = 0                    # 0 = the whole val split
+    max_train_images: int = 0              # 0 = whole train split (smaller = smoke test)
+    time_budget_s: float = 0.0             # stop cleanly (and export) after this; 0 = none
+    checkpoint_every_s: float = 300.0
+    seed: int = 8
+    num_threads: int = 0                   # 0 = leave torch's default
+    resume: bool = True
+    command: str = ""                      # recorded in metrics.json
+
+    def decoder_config(self, vocab_size: int) -> DecoderConfig:
+        return DecoderConfig(vocab_size=vocab_size, proj_dim=self.proj_dim, embed_dim=self.embed_dim,
+                             hidden_dim=self.hidden_dim, attention_dim=self.attention_dim,
+                             dropout=self.dropout, tie_weights=self.tie_weights)
+
+
+class _Data:
+    """Split names, encoded captions and (frozen) features or an image loader."""
+
+    def __init__(self, cfg: TrainConfig, vocab: Vocab | None):
+        self.images_dir, caps = load_dataset(cfg.data_dir)
+        self.train_names = [n for n in read_split(cfg.train_split) if n in caps]
+        self.val_names = [n for n in read_split(cfg.val_split) if n in caps]
+        if cfg.max_train_images:
+            self.train_names = self.train_names[:cfg.max_train_images]
+        if cfg.val_images:
+            self.val_names = self.val_names[:cfg.val_images]
+        if not self.train_names or not self.val_names:
+            raise ValueError("empty train or val split: check the split files against the dataset")
+        self.captions = caps
+        self.vocab = vocab or Vocab.build([c for n in self.train_names for c in caps[n]], cfg.min_freq)
+        self.encoded = {n: [self.vocab.encode(c, cfg.max_words) for c in caps[n]]
+                        for n in self.train_names}
+        self.features = None
+        if cfg.fine_tune_blocks == 0:
+            cache = build_cache(self.images_dir, sorted(caps), cfg.cache_root)
+            self.features = {"train": cache.stack(self.train_names), "val": cache.stack(self.val_names)}
+            self.row = {"train": {n: i for i, n in enumerate(self.train_names)},
+                        "val": {n: i for i, n in enumerate(self.val_names)}}
+
+    def images(self, names: list[str]) -> torch.Tensor:
+        return torch.stack([preprocess(self.images_dir / n) for n in names])
+
+    def batch(self, names: list[str]):
+        """-> (features or images, captions (B, T) sorted by length desc, lengths (B,), image_index (B,))."""
+        seqs = [(len(s), i, s) for i, n in enumerate(names) for s in self.encoded[n]]
+        seqs.sort(key=lambda x: -x[0])
+        T = seqs[0][0]
+        captions = torch.zeros(len(seqs), T, dtype=torch.long)
+        for j, (length, _, s) in enumerate(seqs):
+            captions[j, :length] = torch.tensor(s)
+        lengths = torch.tensor([x[0] for x in seqs])
+        index = torch.tensor([x[1] for x in seqs])
+        if self.features is not None:
+            rows = torch.tensor([self.row["train"][n] for n in names])
+            inputs = self.features["train"][rows].float()
+        else:
+            inputs = self.images(names)
+        return inputs, captions, lengths, index
+
+
+def _lr_factor(step: int, total: int, cfg: TrainConfig) -> float:
+    if step < cfg.warmup_steps:
+        return (step + 1) / cfg.warmup_steps
+    progress = min(1.0, (step - cfg.warmup_steps) / max(1, total - cfg.warmup_steps))
+    return cfg.min_lr_ratio + (1 - cfg.min_lr_ratio) * 0.5 * (1 + math.cos(math.pi * progress))
+
+
+def validate(encoder, decoder, data: _Data, cfg: TrainConfig, batch: int = 100) -> dict:
+    """Beam-search the val split and score it (BLEU + CIDEr, no METEOR: it is slow)."""
+    decoder.eval()
+    encoder.eval()
+    hyps = {}
+    with torch.inference_mode():
+        for s in range(0, len(data.val_names), batch):
+            names = data.val_names[s:s + batch]
+            if data.features is not None:
+                feats = data.features["val"][s:s + batch].float()
+            else:
+                feats = encoder(data.images(names))
+            for n, h in zip(names, decode(decoder, feats, data.vocab, beam=cfg.val_beam)):
+                hyps[n] = " ".join(data.vocab.decode(h[0].tokens))
+    metrics = score_captions({n: data.captions[n] for n in data.val_names}, hyps, meteor=False)
+    metrics["distinct_words"] = len({w for c in hyps.values() for w in c.split()})
+    return metrics
+
+
+def _save_last(run: Path, encoder, decoder, vocab, optimizer, state: dict) -> None:
+    last = checkpoint.save_model(run / "last", decoder, vocab, encoder, dtype=torch.float32,
+                                 metrics={"history": state["history"]})
+    flat = {}
+    for idx, s in optimizer.state_dict()["state"].items():
+        for k, v in s.items():
+            flat[f"{idx}.{k}"] = v if torch.is_tensor(v) else torch.tensor(v)
+    save_file({k: v.contiguous() for k, v in flat.items()}, str(last / "optimizer.safetensors"))
+    (last / "trainer.json").write_text(json.dumps(state, indent=2))
+
+
+def _load_last(run: Path, encoder, decoder, optimizer) -> dict | None:
+    last = run / "last"
+    if not (last / "trainer.json").is_file():
+        return None
+    enc, dec, _, _ = checkpoint.load_model(last)
+    decoder.load_state_dict(dec.state_dict())
+    encoder.load_state_dict(enc.state_dict())
+    opt_state = optimizer.state_dict()
+    flat = load_file(str(last / "optimizer.safetensors"))
+    state: dict = {}
+    for key, v in flat.items():
+        idx, name = key.split(".", 1)
+        state.setdefault(int(idx), {})[name] = v
+    opt_state["state"] = state
+    optimizer.load_state_dict(opt_state)
+    return json.loads((last / "trainer.json").read_text())
+
+
+def _seed_everything(seed: int) -> None:
+    random.seed(seed)
+    np.random.seed(seed)
+    torch.manual_seed(seed)
+
+
+def train(cfg: TrainConfig, on_progress: Callable[[dict], None] | None = None,
+          should_stop: Callable[[], bool] | None = None) -> dict:
+    """Train, early-stop on val ``cfg.early_stop_metric``, export the best model.
+
+    ``on_progress(dict)`` gets ``{"event": "step", "epoch", "epochs", "step", "total_steps",
+    "loss", "ce", "lr", "elapsed_s"}`` every few steps and ``{"event": "epoch", ..., "val":
+    {bleu1..4, cider, distinct_words}, "best": float, "best_epoch"}`` after each epoch, then
+    ``{"event": "done", "status": "finished"|"early_stopped"|"stopped"|"time_budget", ...}``.
+    ``should_stop()`` is checked before every step; a stop saves ``last/`` (resumable).
+    Returns the final progress dict plus ``"best_dir"`` and ``"export_dir"``.
+    """
+    if cfg.num_threads:
+        torch.set_num_threads(cfg.num_threads)
+    _seed_everything(cfg.seed)
+    run = Path(cfg.out_dir)
+    run.mkdir(parents=True, exist_ok=True)
+    emit = on_progress or (lambda d: None)
+    stop = should_stop or (lambda: False)
+
+    resume_vocab = None
+    if cfg.resume and (run / "last" / "trainer.json").is_file():
+        resume_vocab = Vocab.load(run / "last" / "vocab.json")
+    data = _Data(cfg, resume_vocab)
+    decoder = AttentionDecoder(cfg.decoder_config(len(data.vocab)))
+    encoder = Encoder(pretrained=True, fine_tune_blocks=cfg.fine_tune_blocks)
+    groups = [{"params": [p for p in decoder.parameters() if p.requires_grad], "lr": cfg.lr}]
+    enc_params = [p for p in encoder.parameters() if p.requires_grad]
+    if enc_params:
+        groups.append({"params": enc_params, "lr": cfg.encoder_lr})
+    optimizer = torch.optim.Adam(groups)
+    base_lrs = [g["lr"] for g in groups]
+
+    steps_per_epoch = math.ceil(len(data.train_names) / cfg.batch_images)
+    total_steps = steps_per_epoch * cfg.max_epochs
+    state = {"epoch": 0, "step_in_epoch": 0, "global_step": 0, "best": -1.0, "best_epoch": -1,
+             "bad_epochs": 0, "history": [], "elapsed_s": 0.0, "config": asdict(cfg)}
+    if cfg.resume:
+        loaded = _load_last(run, encoder, decoder, optimizer)
+        if loaded:
+            state.update({k: v for k, v in loaded.items() if k != "config"})
+            emit({"event": "resumed", "epoch": state["epoch"], "step": state["global_step"]})
+
+    t_start = time.time() - state["elapsed_s"]
+    last_save = time.time()
+    status = "finished"
+    while state["epoch"] < cfg.max_epochs:
+        epoch = state["epoch"]
+        order = torch.randperm(len(data.train_names), generator=torch.Generator().manual_seed(cfg.seed + epoch))
+        names = [data.train_names[i] for i in order]
+        decoder.train()
+        encoder.train()
+        running = []
+        for b in range(state["step_in_epoch"], steps_per_epoch):
+            if stop():
+                status = "stopped"
+                break
+            if cfg.time_budget_s and time.time() - t_start > cfg.time_budget_s:
+                status = "time_budget"
+                break
+            factor = _lr_factor(state["global_step"], total_steps, cfg)
+            for g, base in zip(optimizer.param_groups, base_lrs):
+                g["lr"] = base * factor
+            inputs, captions, lengths, index = data.batch(names[b * cfg.batch_images:(b + 1) * cfg.batch_images])
+            features = inputs if data.features is not None else encoder(inputs)
+            logits, alphas = decoder(features, captions, lengths, index)
+            loss, ce = caption_loss(logits, captions, lengths, alphas, cfg.alpha_c, cfg.label_smoothing)
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            if cfg.grad_clip:
+                torch.nn.utils.clip_grad_norm_(decoder.parameters(), cfg.grad_clip)
+            optimizer.step()
+            running.append((float(loss), float(ce)))
+            state["step_in_epoch"] = b + 1
+            state["global_step"] += 1
+            state["elapsed_s"] = time.time() - t_start
+            if state["global_step"] % 10 == 0 or b == steps_per_epoch - 1:
+                emit({"event": "step", "epoch": epoch + 1, "epochs": cfg.max_epochs,
+                      "step": state["global_step"], "total_steps": total_steps,
+                      "loss": float(np.mean([x[0] for x in running[-10:]])),
+                      "ce": float(np.mean([x[1] for x in running[-10:]])),
+                      "lr": optimizer.param_groups[0]["lr"], "elapsed_s": round(state["elapsed_s"], 1)})
+            if time.time() - last_save > cfg.checkpoint_every_s:
+                _save_last(run, encoder, decoder, data.vocab, optimizer, state)
+                last_save = time.time()
+        if status != "finished":
+            break
+        val = validate(encoder, decoder, data, cfg)
+        score = val[cfg.early_stop_metric]
+        improved = score > state["best"]
+        if improved:
+            state.update(best=score, best_epoch=epoch + 1, bad_epochs=0)
+            checkpoint.save_model(run / "best", decoder, data.vocab, encoder, dtype=torch.float32,
+                                  metrics={"val": val, "epoch": epoch + 1, "command": cfg.command,
+                                           "train_config": asdict(cfg)})
+        else:
+            state["bad_epochs"] += 1
+        state["history"].append({"epoch": epoch + 1, "loss": float(np.mean([x[0] for x in running])) if running else None,
+                                 "val": val, "elapsed_s": round(time.time() - t_start, 1)})
+        with open(run / "history.jsonl", "a") as f:
+            f.write(json.dumps(state["history"][-1]) + "\n")
+        state.update(epoch=epoch + 1, step_in_epoch=0, elapsed_s=time.time() - t_start)
+        _save_last(run, encoder, decoder, data.vocab, optimizer, state)
+        last_save = time.time()
+        emit({"event": "epoch", "epoch": epoch + 1, "epochs": cfg.max_epochs,
+              "step": state["global_step"], "total_steps": total_steps,
+              "loss": state["history"][-1]["loss"], "val": val, "improved": improved,
+              "best": state["best"], "best_epoch": state["best_epoch"],
+              "elapsed_s": round(state["elapsed_s"], 1)})
+        if state["bad_epochs"] >= cfg.patience:
+            status = "early_stopped"
+            break
+    if status in ("stopped", "time_budget"):
+        _save_last(run, encoder, decoder, data.vocab, optimizer, state)
+    result = {"event": "done", "status": status, "epoch": state["epoch"], "step": state["global_step"],
+              "total_steps": total_steps, "best": state["best"], "best_epoch": state["best_epoch"],
+              "elapsed_s": round(time.time() - t_start, 1), "best_dir": None, "export_dir": None}
+    if (run / "best" / "config.json").is_file():
+        result["best_dir"] = str(run / "best")
+        if cfg.export_dir and status != "stopped":
+            result["export_dir"] = str(export_best(run / "best", cfg.export_dir))
+    emit(result)
+    return result
+
+
+def export_best(best_dir, export_dir, manifest: dict | None = None, extra_metrics: dict | None = None) -> Path:
+    """Re-save a (float32) run model as the float16 shipped model directory."""
+    encoder, decoder, vocab, config = checkpoint.load_model(best_dir)
+    metrics = json.loads((Path(best_dir) / "metrics.json").read_text())
+    metrics.update(extra_metrics or {})
+    return checkpoint.save_model(export_dir, decoder, vocab, encoder, metrics=metrics,
+                                 manifest=manifest, decode=config.get("decode"), dtype=torch.float16)

@@ -1,0 +1,145 @@
+"""One tokenizer for corpora and user prompts, plus the Vocab that maps tokens to ids.
+
+Rules (applied in order), chosen so Penn Treebank text (Mikolov's preprocessing:
+lower case, numbers as ``N``, no punctuation, ``<unk>`` for rare words) maps to itself:
+
+1. Unicode NFKC normalisation; curly quotes/apostrophes become ASCII; control characters
+   (other than newline) become spaces.
+2. Each newline ends a sentence: it becomes ``<eos>`` (only when ``newline_eos``).
+3. Lower case, except the literal tokens ``N``, ``<unk>`` and ``<eos>``.
+4. Split on whitespace. For each chunk: keep it whole if the vocab knows it (``mr.``, ``u.s.``,
+   ``'s``, ``o'er``); else split off leading/trailing punctuation and English clitics
+   (``don't`` -> ``do n't``, ``market's`` -> ``market 's``), keeping abbreviations such as ``u.s.``.
+5. Numbers (``12``, ``3.5``, ``1,000``, ``1/2``, ``-4``) become ``N``.
+6. With a vocab, unknown words become ``<unk>``; punctuation-only tokens the vocab does not
+   know are dropped (PTB has no commas or full stops, so ``the market.`` -> ``the market``).
+"""
+from __future__ import annotations
+
+import json
+import re
+import unicodedata
+from collections import Counter
+from pathlib import Path
+
+UNK, EOS, NUM = "<unk>", "<eos>", "N"
+SPECIALS = (UNK, EOS)
+
+_QUOTES = str.maketrans({"\u2018": "'", "\u2019": "'", "\u201a": "'", "\u201b": "'", "\u2032": "'",
+                         "\u201c": '"', "\u201d": '"', "\u201e": '"', "\u00ab": '"', "\u00bb": '"',
+                         "\u2013": "-", "\u2014": " -- ", "\u2026": "...", "\u00a0": " "})
+_NUMBER = re.compile(r"^[+-]?(\d+([.,/:]\d+)*|\.\d+)(st|nd|rd|th)?$")
+_ABBREV = re.compile(r"^([a-z]\.)+[a-z]?\.?$|^(mr|mrs|ms|dr|st|jr|sr|inc|corp|co|ltd|vs|jan|feb|mar|apr|jun|"
+                     r"jul|aug|sep|sept|oct|nov|dec|gov|sen|rep|gen|prof|no)\.$")
+_CLITICS = ("n't", "'s", "'re", "'ve", "'ll", "'d", "'m")
+_PUNCT_CHARS = set("!\"#%'()*+,./:;<=>?@[\\]^_`{|}~-")
+
+
+def _is_punct(ch: str) -> bool:
+    return ch in _PUNCT_CHARS or unicodedata.category(ch).startswith("P")
+
+
+def is_punct_token(tok: str) -> bool:
+    return bool(tok) and all(_is_punct(c) or unicodedata.category(c).startswith("S") for c in tok)
+
+
+def _clean(text: str) -> str:
+    text = unicodedata.normalize("NFKC", text).translate(_QUOTES)
+    return "".join(c if c == "\n" or not unicodedata.category(c).startswith("C") else " " for c in text)
+
+
+def _split_chunk(chunk: str, known) -> list[str]:
+    """Split one whitespace-free chunk into word / punctuation / clitic tokens."""
+    if (chunk in known or chunk in SPECIALS or chunk in _CLITICS or _NUMBER.match(chunk)
+            or _ABBREV.match(chunk)):
+        return [chunk]
+    lead, trail = [], []
+    while chunk and _is_punct(chunk[0]) and chunk not in known and chunk[:2] != "'s":
+        # Runs like '...' or '--' stay one token.
+        j = 1
+        while j < len(chunk) and chunk[j] == chunk[0]:
+            j += 1
+        lead.append(chunk[:j])
+        chunk = chunk[j:]
+    while chunk and _is_punct(chunk[-1]) and chunk not in known and not _ABBREV.match(chunk):
+        j = len(chunk) - 1
+        while j > 0 and chunk[j - 1] == chunk[-1]:
+            j -= 1
+        trail.insert(0, chunk[j:])
+        chunk = chunk[:j]
+    middle = []
+    if chunk:
+        for clitic in _CLITICS:
+            if chunk.endswith(clitic) and len(chunk) > len(clitic) and chunk not in known:
+                middle = [chunk[: -len(clitic)], clitic]
+                break
+        else:
+            middle = [chunk]
+    return lead + middle + trail
+
+
+def tokenize(text: str, vocab: "Vocab | None" = None, newline_eos: bool = True) -> list[str]:
+    """Text -> list of tokens (see module docstring). With ``vocab``, the result only holds vocab tokens."""
+    if not isinstance(text, str):
+        raise TypeError(f"text must be str, got {type(text).__name__}")
+    known = vocab.stoi if vocab is not None else {}
+    out: list[str] = []
+    for li, line in enumerate(_clean(text).split("\n")):
+        if li > 0 and newline_eos:
+            out.append(EOS)
+        for raw in line.split():
+            chunk = raw if raw in (NUM, UNK, EOS) else raw.lower()
+            for tok in _split_chunk(chunk, known):
+                if tok != NUM and _NUMBER.match(tok):
+                    tok = NUM
+                if vocab is not None and tok not in known:
+                    if is_punct_token(tok):
+                        continue  # punctuation the model never saw carries no signal
+                    tok = UNK
+                out.append(tok)
+    return out
+
+
+class Vocab:
+    """Token <-> id map. ``itos[i]`` is the token with id i; ``<unk>`` and ``<eos>`` are always present."""
+
+    def __init__(self, itos: list[str]):
+        if len(set(itos)) != len(itos):
+            raise ValueError("vocab has duplicate tokens")
+        self.itos = list(itos)
+        for s in SPECIALS:
+            if s not in self.itos:
+                self.itos.append(s)
+        self.stoi = {t: i for i, t in enumerate(self.itos)}
+        self.unk_id, self.eos_id = self.stoi[UNK], self.stoi[EOS]
+
+    def __len__(self) -> int:
+        return len(self.itos)
+
+    def __contains__(self, tok: str) -> bool:
+        return tok in self.stoi
+
+    def encode(self, tokens: list[str]) -> list[int]:
+        return [self.stoi.get(t, self.unk_id) for t in tokens]
+
+    def decode(self, ids) -> list[str]:
+        return [self.itos[int(i)] for i in ids]
+
+    @classmethod
+    def build(cls, tokens, max_size: int | None = None, min_freq: int = 1) -> "Vocab":
+        """Most frequent first; ties broken alphabetically so the build is deterministic."""
+        counts = Counter(t for t in tokens if t not in SPECIALS)
+        words = sorted((w for w, c in counts.items() if c >= min_freq), key=lambda w: (-counts[w], w))
+        if max_size is not None:
+            words = words[: max_size - len(SPECIALS)]
+        return cls(list(SPECIALS) + words)
+
+    def to_json(self) -> dict:
+        return {"itos": self.itos}
+
+    def save(self, path: str | Path) -> None:
+        Path(path).write_text(json.dumps(self.to_json(), ensure_ascii=False))
+
+    @classmethod
+    def load(cls, path: str | Path) -> "Vocab":
+        return cls(json.loads(Path(path).read_text(encoding="utf-8"))["itos"])

@@ -1,0 +1,125 @@
+"""Shared fixtures: every test session gets its own real Redis; integration tests get real Celery workers."""
+import os
+import sys
+import time
+import uuid
+from pathlib import Path
+from urllib.parse import quote
+
+import pytest
+
+from webapp import launcher
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture(scope="session", autouse=True)
+def redis_url(tmp_path_factory):
+    """A throw-away redis-server for the whole session; Django and Celery in this process point at it."""
+    from django.conf import settings
+
+    from webapp.celery import app
+
+    url, proc = launcher.start_redis(workdir=tmp_path_factory.mktemp("redis"))
+    settings.REDIS_URL = settings.CELERY_BROKER_URL = settings.CELERY_RESULT_BACKEND = url
+    app.conf.broker_url = app.conf.result_backend = url
+    os.environ["REDIS_URL"] = url
+    yield url
+    launcher.stop(proc, "redis")
+
+
+def database_url(db):
+    if db["ENGINE"].endswith("sqlite3"):
+        return f"sqlite:///{db['NAME']}"
+    auth = quote(db.get("USER") or "", safe="")
+    if db.get("PASSWORD"):
+        auth += ":" + quote(db["PASSWORD"], safe="")
+    return f"postgres://{auth}@{db.get('HOST') or '127.0.0.1'}:{db.get('PORT') or 5432}/{db['NAME']}"
+
+
+@pytest.fixture(scope="session")
+def worker_env(django_db_setup, redis_url):
+    """Environment for worker processes: the same test database, Redis and media folder as this process."""
+    from django.conf import settings
+
+    env = dict(os.environ)
+    env.update(
+        DJANGO_SETTINGS_MODULE="webapp.settings.test",
+        DATABASE_URL=database_url(settings.DATABASES["default"]),
+        REDIS_URL=redis_url,
+        MEDIA_ROOT=str(settings.MEDIA_ROOT),
+        PYTHONUNBUFFERED="1",
+    )
+    return env
+
+
+class WorkerProcess:
+    """A real `celery worker` subprocess in its own process group, with its log kept for failure reports."""
+
+    def __init__(self, env, queues, log_dir, concurrency=1):
+        self.name = f"test-{uuid.uuid4().hex[:8]}@%h"
+        self.log = Path(log_dir) / f"worker-{self.name.split('@')[0]}.log"
+        command = launcher.worker_command(queues=queues, concurrency=concurrency, name=self.name, loglevel="info")
+        self.proc = launcher.spawn(command, env=env, log=self.log)
+
+    def wait_ready(self, timeout=90):
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"worker exited with {self.proc.returncode}:\n{self.tail()}")
+            if "ready." in self.log.read_text(errors="replace"):
+                return self
+            time.sleep(0.2)
+        raise RuntimeError(f"worker not ready after {timeout}s:\n{self.tail()}")
+
+    def tail(self, lines=40):
+        return "\n".join(self.log.read_text(errors="replace").splitlines()[-lines:])
+
+    def kill(self, sig):
+        os.killpg(self.proc.pid, sig)
+        self.proc.wait(30)
+
+    def stop(self):
+        launcher.stop(self.proc, "worker")
+
+
+@pytest.fixture(scope="session")
+def start_worker(worker_env, tmp_path_factory):
+    """Factory: start a real worker on the given queues; all are stopped at the end of the session."""
+    started = []
+    log_dir = tmp_path_factory.mktemp("workers")
+
+    def start(queues="inference,training", env_overrides=None, concurrency=1):
+        env = {**worker_env, **(env_overrides or {})}
+        worker = WorkerProcess(env, queues, log_dir, concurrency).wait_ready()
+        started.append(worker)
+        return worker
+
+    yield start
+    for worker in started:
+        worker.stop()
+
+
+@pytest.fixture(scope="session")
+def celery_worker(start_worker):
+    """One worker on the app's real queues, shared by the integration tests."""
+    return start_worker()
+
+
+@pytest.fixture
+def wait_until():
+    def wait(predicate, timeout=30, interval=0.1, message="condition"):
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            value = predicate()
+            if value:
+                return value
+            time.sleep(interval)
+        raise AssertionError(f"timed out after {timeout}s waiting for {message}")
+
+    return wait
+
+
+def pytest_report_header(config):
+    url = os.environ.get("DATABASE_URL")
+    return f"database: {'PostgreSQL (' + url.rsplit('@', 1)[-1] + ')' if url else 'SQLite'}; python {sys.version.split()[0]}"

@@ -1,0 +1,134 @@
+"""The job state machine against the real database and Redis (no worker needed)."""
+from datetime import timedelta
+
+import uuid
+
+import pytest
+from django.utils import timezone
+
+from webapp.jobs import broker, services
+from webapp.jobs.models import Job
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+def make_job(**fields):
+    return Job.objects.create(kind=Job.Kind.DIAGNOSTIC, queue=private_queue(), **fields)
+
+
+def private_queue():
+    """A queue no worker listens to, so its length shows exactly what this test sent."""
+    return f"unit-{uuid.uuid4().hex[:8]}"
+
+
+def test_create_job_sends_its_id_to_the_queue():
+    queue = private_queue()
+    job = services.create_job(Job.Kind.DIAGNOSTIC, {"message": "hi"}, queue=queue)
+    job.refresh_from_db()
+    assert job.status == Job.Status.QUEUED
+    assert job.enqueued_at is not None
+    assert broker.client().llen(queue) == 1
+
+
+def test_unknown_kind_is_refused():
+    with pytest.raises(ValueError, match="unknown job kind"):
+        services.create_job("teleport", {})
+
+
+def test_only_one_worker_can_claim_a_job():
+    job = make_job()
+    first = services.claim(job.pk, "w1")
+    second = services.claim(job.pk, "w2")
+    assert first is not None and first.worker == "w1" and first.attempts == 1
+    assert second is None
+
+
+def test_finish_ignores_a_worker_that_lost_the_job():
+    job = make_job()
+    stale = services.claim(job.pk, "w1")
+    Job.objects.filter(pk=job.pk).update(status=Job.Status.QUEUED, worker="")  # the sweeper requeued it
+    fresh = services.claim(job.pk, "w2")
+    assert services.finish(stale, Job.Status.SUCCEEDED, result={"from": "w1"}) is False
+    assert services.finish(fresh, Job.Status.SUCCEEDED, result={"from": "w2"}) is True
+    job.refresh_from_db()
+    assert job.result == {"from": "w2"} and job.attempts == 2
+
+
+def test_cancel_a_queued_job_ends_it_at_once():
+    job = services.cancel(make_job())
+    assert job.status == Job.Status.CANCELLED and job.finished_at is not None
+
+
+def test_cancel_a_running_job_asks_it_to_stop():
+    job = make_job()
+    services.claim(job.pk, "w1")
+    job = services.cancel(job)
+    assert job.status == Job.Status.RUNNING and job.cancel_requested
+
+
+def test_stale_running_job_is_requeued_then_failed_with_a_reason(settings):
+    job = make_job()
+    services.claim(job.pk, "dead-worker")
+    long_ago = timezone.now() - timedelta(seconds=settings.JOB_STALE_SECONDS + 5)
+    Job.objects.filter(pk=job.pk).update(heartbeat_at=long_ago)
+
+    assert services.recover_stale_jobs()["requeued"] == 1
+    job.refresh_from_db()
+    assert job.status == Job.Status.QUEUED and "stopped responding" in job.error
+
+    for _ in range(settings.JOB_MAX_ATTEMPTS - 1):
+        services.claim(job.pk, "dead-worker")
+        Job.objects.filter(pk=job.pk).update(heartbeat_at=long_ago)
+        services.recover_stale_jobs()
+    job.refresh_from_db()
+    assert job.status == Job.Status.FAILED
+    assert "killed or crashed" in job.error and job.finished_at is not None
+
+
+def test_fresh_running_job_is_left_alone():
+    job = make_job()
+    services.claim(job.pk, "alive")
+    assert services.recover_stale_jobs() == {"requeued": 0, "failed": 0, "resent": 0}
+    job.refresh_from_db()
+    assert job.status == Job.Status.RUNNING
+
+
+def test_queued_job_whose_message_was_lost_is_sent_again(settings):
+    job = make_job(enqueued_at=timezone.now() - timedelta(seconds=settings.JOB_RESEND_QUEUED_SECONDS + 1))
+    assert services.recover_stale_jobs()["resent"] == 1
+    assert broker.client().llen(job.queue) == 1
+    job.refresh_from_db()
+    assert job.enqueued_at > timezone.now() - timedelta(seconds=5)
+
+
+def test_enqueue_with_broker_down_keeps_the_job_queued(settings):
+    from webapp.celery import app
+
+    def use_broker(url):
+        app.conf.broker_url = url
+        app._pool = None  # connection and producer pools are built lazily from broker_url
+        app.amqp._producer_pool = None
+
+    job = make_job()
+    good = app.conf.broker_url
+    use_broker("redis://127.0.0.1:1/0")
+    try:
+        assert services.enqueue(job) is False
+    finally:
+        use_broker(good)
+    job.refresh_from_db()
+    assert job.status == Job.Status.QUEUED and job.enqueued_at is None
+
+
+def test_wait_for_job_returns_when_finished():
+    job = make_job(status=Job.Status.SUCCEEDED, result={"ok": True})
+    assert services.wait_for_job(job.pk, 1).result == {"ok": True}
+
+
+def test_wait_for_job_times_out_on_a_queued_job():
+    job = make_job()
+    import time
+
+    start = time.monotonic()
+    assert services.wait_for_job(job.pk, 0.3).status == Job.Status.QUEUED
+    assert 0.25 < time.monotonic() - start < 2

@@ -1,0 +1,70 @@
+"""Score a captioning model on a folder of captioned images (BLEU-1..4, CIDEr, METEOR with Java)."""
+import json
+from pathlib import Path
+
+from django.conf import settings
+from django.core.management.base import BaseCommand, CommandError
+
+from ml.caption.captioner import Captioner
+from ml.caption.checkpoint import CheckpointError
+from ml.caption.data import DatasetLayoutError, ImageLoadError, detect_layout, read_captions, read_split
+from ml.caption.evaluate import evaluate_folder
+
+KEYS = ("bleu1", "bleu2", "bleu3", "bleu4", "cider", "meteor", "n_images", "seconds_per_image",
+        "distinct_words", "unk_captions")
+
+
+class Command(BaseCommand):
+    help = "Caption every image of a dataset folder and score against its reference captions."
+
+    def add_arguments(self, parser):
+        parser.add_argument("--images", required=True, help="folder of images (or a dataset root)")
+        parser.add_argument("--captions", help="captions file; auto-detected when omitted")
+        parser.add_argument("--format", choices=["kaggle", "flickr8k", "karpathy"])
+        parser.add_argument("--beam", type=int, default=3)
+        parser.add_argument("--model", default=str(Path(settings.MODELS_DIR) / "caption-flickr8k"))
+        parser.add_argument("--split-file", help="only the image names listed in this file")
+        parser.add_argument("--limit", type=int, default=0, help="only the first N images")
+        parser.add_argument("--batch-size", type=int, default=16)
+        parser.add_argument("--threads", type=int, default=0)
+        parser.add_argument("--save-captions", help="write {image: caption} JSON here")
+        parser.add_argument("--json", action="store_true")
+
+    def handle(self, *args, **o):
+        try:
+            images_dir, refs = self._references(o)
+            captioner = Captioner.from_dir(o["model"], num_threads=o["threads"] or None)
+            metrics = evaluate_folder(captioner, images_dir, refs, beam=o["beam"], batch_size=o["batch_size"])
+        except (FileNotFoundError, DatasetLayoutError, CheckpointError, ImageLoadError) as exc:
+            raise CommandError(str(exc)) from exc
+        if o["save_captions"]:
+            Path(o["save_captions"]).write_text(json.dumps(metrics["hypotheses"], indent=1))
+        out = {k: metrics[k] for k in KEYS if k in metrics}
+        if o["json"]:
+            self.stdout.write(json.dumps(out))
+        else:
+            for k, v in out.items():
+                self.stdout.write(f"{k:18s} {v:.4f}" if isinstance(v, float) else f"{k:18s} {v}")
+
+    def _references(self, o):
+        images = Path(o["images"])
+        if o["captions"]:
+            refs = read_captions(o["captions"], o["format"])
+            images_dir = images
+        else:
+            fmt, captions_file, images_dir = detect_layout(images if images.is_dir() else images.parent)
+            if images_dir == images.parent or not any(images_dir.iterdir()):
+                images_dir = images
+            refs = read_captions(captions_file, o["format"] or fmt)
+        if not images_dir.is_dir():
+            raise FileNotFoundError(f"images folder not found: {images_dir}")
+        present = {p.name for p in images_dir.iterdir()}
+        refs = {k: v for k, v in refs.items() if k in present}
+        if o["split_file"]:
+            wanted = set(read_split(o["split_file"]))
+            refs = {k: v for k, v in refs.items() if k in wanted}
+        if o["limit"]:
+            refs = dict(sorted(refs.items())[:o["limit"]])
+        if not refs:
+            raise DatasetLayoutError(f"no image in {images_dir} has a reference caption")
+        return images_dir, refs

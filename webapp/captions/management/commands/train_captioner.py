@@ -1,0 +1,76 @@
+"""Train the Flickr8k image captioner (thin wrapper over ml.caption.train)."""
+import json
+import shlex
+import sys
+from pathlib import Path
+
+from django.conf import settings
+from django.core.management.base import BaseCommand, CommandError
+
+from ml.caption.train import TrainConfig, train
+
+
+class Command(BaseCommand):
+    help = "Train the Show-Attend-Tell captioner on Flickr8k (resumes var/runs/caption-flickr8k by default)."
+
+    def add_arguments(self, parser):
+        d = TrainConfig()
+        parser.add_argument("--data", default=d.data_dir, help="Flickr8k folder (any supported layout)")
+        parser.add_argument("--run-dir", default=str(Path(settings.VAR_DIR) / "runs" / "caption-flickr8k"))
+        parser.add_argument("--model", default=str(Path(settings.MODELS_DIR) / "caption-flickr8k"),
+                            help="where the best model is exported (float16) at the end")
+        parser.add_argument("--epochs", type=int, default=d.max_epochs)
+        parser.add_argument("--patience", type=int, default=d.patience)
+        parser.add_argument("--metric", choices=["cider", "bleu4"], default=d.early_stop_metric)
+        parser.add_argument("--batch-images", type=int, default=d.batch_images)
+        parser.add_argument("--lr", type=float, default=d.lr)
+        parser.add_argument("--hidden", type=int, default=d.hidden_dim)
+        parser.add_argument("--embed", type=int, default=d.embed_dim)
+        parser.add_argument("--attention", type=int, default=d.attention_dim)
+        parser.add_argument("--proj", type=int, default=d.proj_dim)
+        parser.add_argument("--dropout", type=float, default=d.dropout)
+        parser.add_argument("--label-smoothing", type=float, default=d.label_smoothing)
+        parser.add_argument("--min-freq", type=int, default=d.min_freq)
+        parser.add_argument("--fine-tune-blocks", type=int, default=0)
+        parser.add_argument("--max-train-images", type=int, default=0, help="subset for a smoke test")
+        parser.add_argument("--val-images", type=int, default=0)
+        parser.add_argument("--time-budget-min", type=float, default=0.0)
+        parser.add_argument("--threads", type=int, default=0)
+        parser.add_argument("--seed", type=int, default=d.seed)
+        parser.add_argument("--fresh", action="store_true", help="ignore an existing run and start over")
+        parser.add_argument("--no-export", action="store_true")
+        parser.add_argument("--json", action="store_true", help="print progress as JSON lines")
+
+    def handle(self, *args, **o):
+        cfg = TrainConfig(
+            data_dir=o["data"], out_dir=o["run_dir"], export_dir=None if o["no_export"] else o["model"],
+            max_epochs=o["epochs"], patience=o["patience"], early_stop_metric=o["metric"],
+            batch_images=o["batch_images"], lr=o["lr"], hidden_dim=o["hidden"], embed_dim=o["embed"],
+            attention_dim=o["attention"], proj_dim=o["proj"], dropout=o["dropout"],
+            label_smoothing=o["label_smoothing"], min_freq=o["min_freq"],
+            fine_tune_blocks=o["fine_tune_blocks"], max_train_images=o["max_train_images"],
+            val_images=o["val_images"], time_budget_s=o["time_budget_min"] * 60,
+            num_threads=o["threads"], seed=o["seed"], resume=not o["fresh"],
+            command="python manage.py train_captioner " + shlex.join(sys.argv[2:]),
+        )
+        try:
+            result = train(cfg, on_progress=self._printer(o["json"]))
+        except (FileNotFoundError, ValueError) as exc:
+            raise CommandError(str(exc)) from exc
+        self.stdout.write(json.dumps(result) if o["json"] else f"done: {result}")
+
+    def _printer(self, as_json):
+        def show(d):
+            if as_json:
+                self.stdout.write(json.dumps(d))
+            elif d["event"] == "step":
+                self.stdout.write(f"epoch {d['epoch']}/{d['epochs']} step {d['step']}/{d['total_steps']} "
+                                  f"loss {d['loss']:.3f} ce {d['ce']:.3f} lr {d['lr']:.2e} {d['elapsed_s']:.0f}s")
+            elif d["event"] == "epoch":
+                v = d["val"]
+                self.stdout.write(f"== epoch {d['epoch']} val bleu4 {v['bleu4']:.4f} cider {v['cider']:.4f} "
+                                  f"words {v['distinct_words']} best {d['best']:.4f}@{d['best_epoch']}")
+            else:
+                self.stdout.write(json.dumps(d))
+            self.stdout.flush()
+        return show

@@ -1,0 +1,30 @@
+"""The demos the site links to; a demo whose URL is not installed yet shows as coming soon."""
+from django.urls import NoReverseMatch, reverse
+
+DEMOS = [
+    ("captions:page", "Caption an image", "Upload a photo; a CNN encoder and an attention LSTM describe it, with the "
+     "other beams and a heatmap of where it looked for every word.", "Caption a photo"),
+    ("nextword:page", "Guess the next word", "Type a prompt and watch RNN, LSTM and GRU language models guess the next "
+     "word as you type. Peek inside the LSTM's forget, input and output gates.", "Start typing"),
+    ("lab:page", "Gradient lab", "Train a vanilla RNN, an LSTM and a GRU on a long-range task and watch gradients "
+     "vanish or explode, and how gates, clipping and initialisation cure them.", "Run an experiment"),
+]
+
+
+def _url(name):
+    try:
+        return reverse(name)
+    except NoReverseMatch:
+        return None
+
+
+def demos():
+    return [{"title": t, "blurb": b, "cta": c, "url": _url(name)} for name, t, b, c in DEMOS]
+
+
+def nav_links(request):
+    links = [{"title": d["title"], "url": d["url"]} for d in demos()]
+    history = _url("jobs:history")
+    if history:
+        links.append({"title": "History", "url": history})
+    return {"nav_links": [link for link in links if link["url"]]}

@@ -1,0 +1,15 @@
+from django.http import JsonResponse
+from django.shortcuts import render
+from django.views.decorators.cache import never_cache
+
+from . import health, navigation
+
+
+@never_cache
+def healthz(request):
+    report = health.report()
+    return JsonResponse(report, status=200 if report["ok"] else 503)
+
+
+def home(request):
+    return render(request, "core/home.html", {"health": health.report(), "demos": navigation.demos()})

@@ -1,0 +1,46 @@
+"""Small helpers for the JSON API: parse a body, answer with a clear error."""
+import json
+
+from django.http import JsonResponse
+
+
+class ApiError(Exception):
+    def __init__(self, message, status=400, field=None):
+        super().__init__(message)
+        self.message, self.status, self.field = message, status, field
+
+    def response(self):
+        body = {"error": self.message}
+        if self.field:
+            body["field"] = self.field
+        return JsonResponse(body, status=self.status)
+
+
+def json_body(request, max_bytes=16 * 1024):
+    if len(request.body) > max_bytes:
+        raise ApiError(f"Request body is larger than {max_bytes} bytes.", status=413)
+    if not request.body:
+        return {}
+    try:
+        data = json.loads(request.body)
+    except (ValueError, UnicodeDecodeError):
+        raise ApiError("Request body is not valid JSON.") from None
+    if not isinstance(data, dict):
+        raise ApiError("Request body must be a JSON object.")
+    return data
+
+
+def job_payload(job, request=None):
+    url = f"/api/jobs/{job.id}"
+    return {
+        "id": str(job.id),
+        "kind": job.kind,
+        "status": job.status,
+        "url": request.build_absolute_uri(url) if request else url,
+        "result": job.result,
+        "progress": job.progress,
+        "error": job.error or None,
+        "attempts": job.attempts,
+        "model_version": job.model_version.as_dict() if job.model_version_id else None,
+        "timings": job.timings(),
+    }

@@ -1,0 +1,114 @@
+"""Worker side of a job: claim, heartbeat, run the handler, store the outcome. Every task goes through run_job()."""
+import logging
+import os
+import threading
+import time
+from dataclasses import dataclass
+
+from django.conf import settings
+from django.db import close_old_connections, connection
+from django.utils import timezone
+
+from . import services
+from .models import Job
+
+logger = logging.getLogger(__name__)
+
+
+class HeartbeatMonitor:
+    """One thread per worker process touches heartbeat_at of the jobs it runs and notices cancel requests."""
+
+    def __init__(self, interval):
+        self.interval = interval
+        self._running = {}  # job id -> attempt
+        self._cancelled = set()
+        self._lock = threading.Lock()
+        self._thread = None
+        self._pid = None
+
+    def track(self, job):
+        with self._lock:
+            self._running[job.pk] = job.attempts
+            if self._thread is None or self._pid != os.getpid():
+                # After a fork the parent's thread does not exist in the child: start our own.
+                self._pid = os.getpid()
+                self._thread = threading.Thread(target=self._loop, name="job-heartbeat", daemon=True)
+                self._thread.start()
+
+    def untrack(self, job):
+        with self._lock:
+            self._running.pop(job.pk, None)
+            self._cancelled.discard(job.pk)
+
+    def is_cancelled(self, job_id):
+        with self._lock:
+            return job_id in self._cancelled
+
+    def _beat(self):
+        with self._lock:
+            running = dict(self._running)
+        if not running:
+            return
+        Job.objects.filter(pk__in=running, status=Job.Status.RUNNING).update(heartbeat_at=timezone.now())
+        cancelled = set(Job.objects.filter(pk__in=running, cancel_requested=True).values_list("pk", flat=True))
+        with self._lock:
+            self._cancelled |= cancelled
+
+    def _loop(self):
+        while True:
+            time.sleep(self.interval)
+            try:
+                close_old_connections()
+                self._beat()
+            except Exception:  # the database may be briefly away; the next beat tries again
+                logger.exception("heartbeat failed")
+                connection.close()
+
+
+monitor = HeartbeatMonitor(settings.JOB_HEARTBEAT_SECONDS)
+
+
+@dataclass
+class JobContext:
+    """What a handler may use besides the job: cancellation and progress reports."""
+
+    job: Job
+
+    def should_stop(self):
+        return monitor.is_cancelled(self.job.pk)
+
+    def check_cancelled(self):
+        if self.should_stop():
+            raise services.JobCancelled()
+
+    def report(self, **progress):
+        services.report_progress(self.job.pk, progress)
+
+
+def run_job(job_id, handler, worker_name):
+    """Run `handler(job, ctx) -> dict` for the job if this worker can claim it; returns the final status."""
+    job = services.claim(job_id, worker_name)
+    if job is None:
+        logger.info("job %s is not queued any more; skipping this delivery", job_id)
+        return "skipped"
+    monitor.track(job)
+    try:
+        result = handler(job, JobContext(job))
+    except services.JobError as exc:
+        status, result, error = Job.Status.FAILED, None, str(exc)
+    except services.JobCancelled:
+        status, result, error = Job.Status.CANCELLED, None, "Cancelled while running."
+    except Exception as exc:
+        logger.exception("job %s crashed", job_id)
+        status, result = Job.Status.FAILED, None
+        error = f"Internal error ({type(exc).__name__}) while running this job; details are in the worker log."
+    else:
+        status, error = Job.Status.SUCCEEDED, ""
+    finally:
+        monitor.untrack(job)
+    services.finish(job, status, result=result, error=error)
+    return status
+
+
+def worker_name(task):
+    return f"{task.request.hostname or 'worker'}/{os.getpid()}"

@@ -1,0 +1,187 @@
+"""Jobs: create, enqueue, claim, finish, wait, cancel and recover. Views, tasks and the sweeper all call this.
+
+Life of a job: create_job() writes a QUEUED row and, once the transaction commits, sends its id to the broker.
+A worker claims it (QUEUED -> RUNNING, attempts + 1) with a conditional UPDATE, so a duplicate message is
+harmless. While it runs, the worker's heartbeat thread touches heartbeat_at. finish() stores the outcome only
+if that worker still holds the job, then publishes on the job's Redis channel so a waiting web request wakes
+at once. The sweeper requeues (or fails) RUNNING jobs whose heartbeat went stale and re-sends QUEUED jobs whose
+message may have been lost.
+"""
+import logging
+import time
+from datetime import timedelta
+
+from celery import current_app
+from django.conf import settings
+from django.db import transaction
+from django.db.models import F, Q
+from django.utils import timezone
+from kombu.exceptions import KombuError
+from redis.exceptions import RedisError
+
+from . import broker
+from .models import Job
+
+logger = logging.getLogger(__name__)
+
+# The one map from a job kind to the Celery task that runs it. Tasks are sent by name so the web
+# process never imports torch.
+TASK_FOR_KIND = {
+    Job.Kind.DIAGNOSTIC: "jobs.diagnostic",
+    Job.Kind.NEXT_WORD: "nextword.suggest",
+    Job.Kind.SAMPLE: "nextword.sample",
+    Job.Kind.INSPECT: "nextword.inspect",
+    Job.Kind.CAPTION: "captions.caption",
+    Job.Kind.TRAIN: "training.train",
+    Job.Kind.LAB: "lab.experiment",
+}
+QUEUE_FOR_KIND = {Job.Kind.TRAIN: "training"}
+
+
+class JobError(Exception):
+    """A failure whose message is meant for the user (bad input, missing model)."""
+
+
+class JobCancelled(Exception):
+    """Raised inside a handler when staff or the owner cancelled the job."""
+
+
+def create_job(kind, input=None, *, input_file=None, owner=None, session_key="", model_version=None, queue=None):
+    if kind not in TASK_FOR_KIND:
+        raise ValueError(f"unknown job kind {kind!r}")
+    job = Job(
+        kind=kind,
+        input=input or {},
+        owner=owner if owner is not None and owner.is_authenticated else None,
+        session_key=session_key or "",
+        model_version=model_version,
+        queue=queue or QUEUE_FOR_KIND.get(kind, "inference"),
+    )
+    if input_file is not None:
+        job.input_file.save(input_file.name, input_file, save=False)
+    job.save()
+    transaction.on_commit(lambda: enqueue(job))
+    return job
+
+
+def enqueue(job):
+    """Send the job's id to its queue. On a broker failure the row stays QUEUED and the sweeper re-sends it."""
+    try:
+        current_app.send_task(TASK_FOR_KIND[job.kind], args=[str(job.id)], queue=job.queue, ignore_result=True)
+    except (KombuError, RedisError, OSError) as exc:
+        logger.warning("could not enqueue job %s (%s); it stays queued and will be re-sent", job.id, exc)
+        return False
+    Job.objects.filter(pk=job.pk).update(enqueued_at=timezone.now())
+    return True
+
+
+def claim(job_id, worker):
+    """QUEUED -> RUNNING for exactly one worker. Returns the job, or None if someone else has it or it ended."""
+    now = timezone.now()
+    claimed = Job.objects.filter(pk=job_id, status=Job.Status.QUEUED).update(
+        status=Job.Status.RUNNING, worker=worker, started_at=now, heartbeat_at=now, attempts=F("attempts") + 1
+    )
+    return Job.objects.get(pk=job_id) if claimed else None
+
+
+def finish(job, status, *, result=None, error=""):
+    """Store the outcome if `job` (as claimed) still holds the row; a requeued or cancelled job is not overwritten."""
+    updated = Job.objects.filter(
+        pk=job.pk, status=Job.Status.RUNNING, worker=job.worker, attempts=job.attempts
+    ).update(status=status, result=result, error=error, finished_at=timezone.now())
+    if updated:
+        publish_done(job.pk, status)
+    return bool(updated)
+
+
+def report_progress(job_id, progress):
+    Job.objects.filter(pk=job_id, status=Job.Status.RUNNING).update(progress=progress)
+
+
+def publish_done(job_id, status):
+    try:
+        broker.client().publish(broker.job_channel(job_id), status)
+    except RedisError as exc:
+        # Waiters fall back to reading the database when their wait times out.
+        logger.warning("could not publish completion of job %s: %s", job_id, exc)
+
+
+def wait_for_job(job_id, timeout):
+    """Block up to `timeout` seconds for the job to finish; returns the freshest row.
+
+    Subscribes to the job's channel before reading the row, so a completion between the two is not missed,
+    and wakes on the worker's publish instead of polling.
+    """
+    deadline = time.monotonic() + timeout
+    pubsub = None
+    try:
+        pubsub = broker.client().pubsub(ignore_subscribe_messages=True)
+        pubsub.subscribe(broker.job_channel(job_id))
+    except RedisError as exc:
+        logger.warning("cannot subscribe for job %s: %s; polling the database", job_id, exc)
+        pubsub = None
+    try:
+        job = Job.objects.get(pk=job_id)
+        while not job.is_finished:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                break
+            if pubsub is not None:
+                try:
+                    pubsub.get_message(timeout=min(remaining, 1.0))
+                except RedisError:
+                    pubsub = None
+            else:
+                time.sleep(min(remaining, 0.05))
+            job.refresh_from_db()
+        return job
+    finally:
+        if pubsub is not None:
+            pubsub.close()
+
+
+def cancel(job):
+    """Cancel a queued job at once; ask a running one to stop (its handler checks and stops within seconds)."""
+    now = timezone.now()
+    if Job.objects.filter(pk=job.pk, status=Job.Status.QUEUED).update(
+        status=Job.Status.CANCELLED, finished_at=now, error="Cancelled before it started."
+    ):
+        publish_done(job.pk, Job.Status.CANCELLED)
+    else:
+        Job.objects.filter(pk=job.pk, status=Job.Status.RUNNING).update(cancel_requested=True)
+    job.refresh_from_db()
+    return job
+
+
+def recover_stale_jobs(now=None):
+    """Requeue or fail RUNNING jobs whose worker stopped heart-beating; re-send QUEUED jobs never claimed.
+
+    Safe to run from every worker at once: each change is a conditional UPDATE that only one sweeper wins.
+    Returns counts for logging and tests.
+    """
+    now = now or timezone.now()
+    counts = {"requeued": 0, "failed": 0, "resent": 0}
+    stale_before = now - timedelta(seconds=settings.JOB_STALE_SECONDS)
+    for job in Job.objects.filter(status=Job.Status.RUNNING, heartbeat_at__lt=stale_before):
+        lost = f"Worker {job.worker or '?'} stopped responding during attempt {job.attempts} of {settings.JOB_MAX_ATTEMPTS}"
+        same_attempt = Job.objects.filter(pk=job.pk, status=Job.Status.RUNNING, attempts=job.attempts, worker=job.worker)
+        if job.attempts < settings.JOB_MAX_ATTEMPTS:
+            if same_attempt.update(status=Job.Status.QUEUED, worker="", error=f"{lost}; requeued."):
+                counts["requeued"] += 1
+                enqueue(job)
+        elif same_attempt.update(
+            status=Job.Status.FAILED,
+            finished_at=now,
+            error=f"{lost}; the worker was killed or crashed every time, so the job was given up.",
+        ):
+            counts["failed"] += 1
+            publish_done(job.pk, Job.Status.FAILED)
+
+    resend_before = now - timedelta(seconds=settings.JOB_RESEND_QUEUED_SECONDS)
+    unclaimed = Job.objects.filter(status=Job.Status.QUEUED).filter(
+        Q(enqueued_at__lt=resend_before) | Q(enqueued_at__isnull=True, queued_at__lt=resend_before)
+    )
+    for job in unclaimed[:500]:
+        if enqueue(job):
+            counts["resent"] += 1
+    return counts

@@ -1,0 +1,38 @@
+from django.http import JsonResponse
+from django.shortcuts import get_object_or_404
+from django.views.decorators.csrf import csrf_exempt
+from django.views.decorators.http import require_GET, require_POST
+
+from . import services
+from .api import ApiError, job_payload, json_body
+from .models import Job
+
+MAX_MESSAGE_CHARS = 200
+
+
+@require_GET
+def job_detail_api(request, job_id):
+    job = get_object_or_404(Job.objects.select_related("model_version"), pk=job_id)
+    return JsonResponse(job_payload(job, request))
+
+
+@csrf_exempt  # a plain HTTP client (curl, no cookie) may use the API; abuse is bounded by limits, not CSRF
+@require_POST
+def diagnostic_api(request):
+    """Send a message through broker -> worker -> database and back: proves the pipeline works."""
+    try:
+        data = json_body(request)
+        message = data.get("message", "")
+        if not isinstance(message, str) or len(message) > MAX_MESSAGE_CHARS:
+            raise ApiError(f"'message' must be a string of at most {MAX_MESSAGE_CHARS} characters.", field="message")
+        wait = data.get("wait", 0)
+        if not isinstance(wait, (int, float)) or isinstance(wait, bool) or not 0 <= wait <= 5:
+            raise ApiError("'wait' must be a number of seconds between 0 and 5.", field="wait")
+    except ApiError as exc:
+        return exc.response()
+    job = services.create_job(Job.Kind.DIAGNOSTIC, {"message": message}, owner=request.user,
+                              session_key=request.session.session_key or "")
+    if wait:
+        job = services.wait_for_job(job.pk, wait)
+    return JsonResponse(job_payload(job, request), status=200 if job.is_finished else 202)
+

@@ -1,0 +1,6 @@
+from django.apps import AppConfig
+
+
+class NextwordConfig(AppConfig):
+    name = "webapp.nextword"
+    verbose_name = "Next word"

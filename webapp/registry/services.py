@@ -1,0 +1,108 @@
+"""Pick, register and activate model versions. The database decides which version serves."""
+import json
+from pathlib import Path
+
+from django.conf import settings
+from django.db import transaction
+from django.db.models import Max
+from django.utils import timezone
+
+from .models import ModelVersion
+
+MANIFEST_NAME = "unroll.json"
+
+
+def resolve_path(version):
+    path = Path(version.path)
+    return path if path.is_absolute() else Path(settings.MODELS_DIR) / path
+
+
+def active_versions(kind=None):
+    qs = ModelVersion.objects.filter(is_active=True)
+    if kind:
+        qs = qs.filter(kind=kind)
+    return list(qs.order_by("kind", "slot"))
+
+
+def active_version(kind, slot):
+    return ModelVersion.objects.filter(kind=kind, slot=slot, is_active=True).first()
+
+
+@transaction.atomic
+def activate(version):
+    """Make `version` the one that serves its slot; the previous one stays for roll-back."""
+    ModelVersion.objects.filter(kind=version.kind, slot=version.slot, is_active=True).exclude(pk=version.pk).update(
+        is_active=False
+    )
+    version.is_active = True
+    version.activated_at = timezone.now()
+    version.save(update_fields=["is_active", "activated_at"])
+    return version
+
+
+@transaction.atomic
+def register(kind, slot, label, path, config=None, metrics=None, command="", source="trained", activate_now=False):
+    next_version = (ModelVersion.objects.filter(kind=kind, slot=slot).aggregate(m=Max("version"))["m"] or 0) + 1
+    version = ModelVersion.objects.create(
+        kind=kind,
+        slot=slot,
+        version=next_version,
+        label=label,
+        path=str(path),
+        config=config or {},
+        metrics=metrics or {},
+        command=command,
+        source=source,
+    )
+    if activate_now:
+        activate(version)
+    return version
+
+
+def read_manifest(directory):
+    """A checkpoint directory names itself in unroll.json: {"kind", "slot", "label"} (+ optional "default")."""
+    manifest = json.loads((Path(directory) / MANIFEST_NAME).read_text())
+    for key in ("kind", "slot", "label"):
+        if not manifest.get(key):
+            raise ValueError(f"{directory}/{MANIFEST_NAME} lacks '{key}'")
+    return manifest
+
+
+def _read_json(path):
+    try:
+        return json.loads(Path(path).read_text())
+    except (OSError, ValueError):
+        return {}
+
+
+def register_shipped_models(models_dir=None):
+    """Register every checkpoint directory under MODELS_DIR that is not registered yet.
+
+    A slot with no active version gets the shipped one activated, so a fresh install serves at once,
+    while a version staff activated later is never overridden.
+    """
+    models_dir = Path(models_dir or settings.MODELS_DIR)
+    registered = []
+    for manifest_path in sorted(models_dir.glob(f"*/{MANIFEST_NAME}")):
+        directory = manifest_path.parent
+        manifest = read_manifest(directory)
+        relative = directory.relative_to(models_dir) if directory.is_relative_to(models_dir) else directory
+        existing = ModelVersion.objects.filter(
+            kind=manifest["kind"], slot=manifest["slot"], path=str(relative), source="shipped"
+        ).first()
+        if existing is None:
+            metrics = _read_json(directory / "metrics.json")
+            existing = register(
+                manifest["kind"],
+                manifest["slot"],
+                manifest["label"],
+                relative,
+                config=_read_json(directory / "config.json"),
+                metrics=metrics,
+                command=metrics.get("command", ""),
+                source="shipped",
+            )
+            registered.append(existing)
+        if active_version(existing.kind, existing.slot) is None:
+            activate(existing)
+    return registered
