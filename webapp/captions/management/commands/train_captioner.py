@@ -37,6 +37,7 @@ class Command(BaseCommand):
         parser.add_argument("--time-budget-min", type=float, default=0.0)
         parser.add_argument("--threads", type=int, default=0)
         parser.add_argument("--seed", type=int, default=d.seed)
+        parser.add_argument("--no-bf16", action="store_true", help="train in float32 (slower)")
         parser.add_argument("--fresh", action="store_true", help="ignore an existing run and start over")
         parser.add_argument("--no-export", action="store_true")
         parser.add_argument("--json", action="store_true", help="print progress as JSON lines")
@@ -50,7 +51,7 @@ class Command(BaseCommand):
             label_smoothing=o["label_smoothing"], min_freq=o["min_freq"],
             fine_tune_blocks=o["fine_tune_blocks"], max_train_images=o["max_train_images"],
             val_images=o["val_images"], time_budget_s=o["time_budget_min"] * 60,
-            num_threads=o["threads"], seed=o["seed"], resume=not o["fresh"],
+            num_threads=o["threads"], seed=o["seed"], bf16=not o["no_bf16"], resume=not o["fresh"],
             command="python manage.py train_captioner " + shlex.join(sys.argv[2:]),
         )
         try:

@@ -1,0 +1,350 @@
+"""Training loop: truncated BPTT, gradient clipping, LR schedule, weight averaging, early stopping,
+checkpoint + resume from the run directory.
+
+    from ml.lm.train import TrainConfig, train
+    result = train(TrainConfig(corpus="ptb", cell="gru", epochs=3), "var/runs/ptb-gru",
+                   on_progress=print, should_stop=lambda: False)
+
+Run dir layout:
+    <run>/last/   resumable state: weights/ema/optim .safetensors + state.json (written every
+                  ``checkpoint_minutes``, at every epoch end, on cancel and on budget exhaustion)
+    <run>/best/   model directory (see checkpoint.py) of the best validation perplexity so far
+    <run>/train_config.json
+"""
+from __future__ import annotations
+
+import math
+import os
+import random
+import time
+from dataclasses import asdict, dataclass, fields
+from pathlib import Path
+from typing import Callable
+
+import torch
+from safetensors.torch import load_file, save_file
+
+from . import checkpoint as ckpt
+from .corpus import batchify, get_batch, load_corpus
+from .model import CELLS, INITS, RNNModel, repackage_hidden
+
+OPTIMIZERS = ("sgd", "adam")
+SCHEDULES = ("plateau", "cosine", "constant")
+
+
+@dataclass
+class TrainConfig:
+    """Every knob of a training run. Defaults are the shipped PTB LSTM recipe."""
+    corpus: str = "ptb"               # 'ptb' | 'shakespeare' | 'text:PATH'
+    cell: str = "lstm"                # 'rnn_tanh' | 'rnn_relu' | 'lstm' | 'gru'
+    emsize: int = 650
+    nhid: int = 650
+    nlayers: int = 2
+    dropout_emb: float = 0.4          # locked dropout on embeddings
+    dropout_hid: float = 0.3          # locked dropout between layers
+    dropout_out: float = 0.4          # locked dropout before the decoder
+    tie_weights: bool = True
+    init: str = "xavier"              # 'xavier' | 'orthogonal' | 'default'
+    batch_size: int = 64
+    bptt: int = 35                    # truncated-BPTT window k
+    eval_batch_size: int = 10
+    optimizer: str = "adam"           # 'sgd' | 'adam'
+    lr: float = 2e-3
+    weight_decay: float = 1.2e-6
+    clip: float = 0.25                # max global grad norm
+    schedule: str = "plateau"         # 'plateau' | 'cosine' | 'constant'
+    lr_decay: float = 0.25            # plateau: lr *= lr_decay when valid ppl stops improving
+    min_lr: float = 1e-5
+    warmup_steps: int = 100
+    ema: float = 0.999                # weight averaging decay (0 = off); eval + checkpoints use averaged weights
+    epochs: int = 40
+    patience: int = 3                 # early stop after this many epochs without valid improvement
+    max_minutes: float = 0.0          # wall-clock budget for this invocation (0 = none); stops resumably
+    bf16: bool = False                # bf16 autocast for training matmuls (eval stays float32)
+    threads: int = 0                  # torch.set_num_threads (0 = leave as is)
+    seed: int = 1111
+    log_every: int = 50               # steps between on_progress calls
+    checkpoint_minutes: float = 5.0
+    slot: str = ""                    # manifest fields for the web app
+    label: str = ""
+
+    def validate(self) -> "TrainConfig":
+        checks = [
+            (self.cell in CELLS, f"cell must be one of {CELLS}"),
+            (self.init in INITS, f"init must be one of {INITS}"),
+            (self.optimizer in OPTIMIZERS, f"optimizer must be one of {OPTIMIZERS}"),
+            (self.schedule in SCHEDULES, f"schedule must be one of {SCHEDULES}"),
+            (self.batch_size >= 1 and self.eval_batch_size >= 1, "batch sizes must be >= 1"),
+            (self.bptt >= 1, "bptt must be >= 1"),
+            (self.lr > 0, "lr must be > 0"),
+            (self.clip > 0, "clip must be > 0"),
+            (0 < self.lr_decay <= 1, "lr_decay must be in (0, 1]"),
+            (0 <= self.ema < 1, "ema must be in [0, 1)"),
+            (self.epochs >= 1, "epochs must be >= 1"),
+        ]
+        for ok, msg in checks:
+            if not ok:
+                raise ValueError(msg)
+        return self
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "TrainConfig":
+        names = {f.name for f in fields(cls)}
+        return cls(**{k: v for k, v in d.items() if k in names})
+
+    def model_kwargs(self, ntoken: int) -> dict:
+        return dict(ntoken=ntoken, cell=self.cell, emsize=self.emsize, nhid=self.nhid, nlayers=self.nlayers,
+                    dropout_emb=self.dropout_emb, dropout_hid=self.dropout_hid, dropout_out=self.dropout_out,
+                    tie_weights=self.tie_weights, init=self.init)
+
+
+def set_seed(seed: int) -> None:
+    random.seed(seed)
+    torch.manual_seed(seed)
+
+
+@torch.no_grad()
+def evaluate(model: RNNModel, data: torch.Tensor, bptt: int = 35) -> tuple[float, int]:
+    """Batched ids (N, B) -> (mean NLL per token in nats, tokens scored). Hidden state carried across windows."""
+    was_training = model.training
+    model.eval()
+    hidden = model.init_hidden(data.size(1))
+    total, count = 0.0, 0
+    for i in range(0, data.size(0) - 1, bptt):
+        x, y = get_batch(data, i, bptt)
+        loss, hidden = model.loss(x, y, hidden)
+        total += loss.item() * y.numel()
+        count += y.numel()
+    model.train(was_training)
+    return total / max(count, 1), count
+
+
+def make_optimizer(cfg: TrainConfig, model: RNNModel) -> torch.optim.Optimizer:
+    if cfg.optimizer == "sgd":
+        return torch.optim.SGD(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
+    return torch.optim.Adam(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
+
+
+class EMA:
+    """Exponential moving average of parameters (Polyak averaging); cheap relative to a BPTT step."""
+
+    def __init__(self, model: RNNModel, decay: float):
+        self.decay = decay
+        self.shadow = {k: v.detach().clone() for k, v in model.state_dict().items()}
+        self.updates = 0
+
+    @torch.no_grad()
+    def update(self, model: RNNModel) -> None:
+        self.updates += 1
+        d = min(self.decay, (1 + self.updates) / (10 + self.updates))  # short warm-up of the average
+        for k, v in model.state_dict().items():
+            if v.is_floating_point():
+                self.shadow[k].mul_(d).add_(v.detach(), alpha=1 - d)
+
+    def swap(self, model: RNNModel) -> None:
+        """Exchange the live and averaged weights (call twice to undo)."""
+        live = {k: v.detach().clone() for k, v in model.state_dict().items()}
+        model.load_state_dict(self.shadow)
+        self.shadow = live
+
+
+def lr_at(cfg: TrainConfig, base_lr: float, step: int, total_steps: int) -> float:
+    """LR for the step: linear warm-up, then ``base_lr`` (plateau/constant) or cosine to min_lr."""
+    warm = min(1.0, (step + 1) / cfg.warmup_steps) if cfg.warmup_steps > 0 else 1.0
+    if cfg.schedule == "cosine":
+        t = min(1.0, step / max(1, total_steps))
+        return warm * (cfg.min_lr + 0.5 * (base_lr - cfg.min_lr) * (1 + math.cos(math.pi * t)))
+    return warm * base_lr
+
+
+def _save_last(run: Path, model, ema, opt, hidden, state: dict) -> None:
+    last = run / "last"
+    tmp = run / "last.tmp"
+    tmp.mkdir(parents=True, exist_ok=True)
+    save_file(ckpt.model_tensors(model), str(tmp / "weights.safetensors"))
+    if ema is not None:
+        shadow = dict(ema.shadow)
+        if model.tie_weights:
+            shadow.pop("decoder.weight", None)
+        save_file({k: v.contiguous() for k, v in shadow.items()}, str(tmp / "ema.safetensors"))
+    otensors, oscalars = ckpt.optimizer_tensors(opt)
+    flat_h = {}
+    for i, h in enumerate(hidden):
+        for j, t in enumerate(h if isinstance(h, tuple) else (h,)):
+            flat_h[f"hidden.{i}.{j}"] = t.detach().contiguous()
+    otensors.update(flat_h)
+    otensors["rng.torch"] = torch.get_rng_state()
+    save_file(otensors, str(tmp / "optim.safetensors"))
+    ckpt._write_json(tmp / "state.json", {**state, "optimizer": oscalars, "python_rng": list(random.getstate()[1]),
+                                          "python_rng_pos": random.getstate()[2]})
+    old = run / "last.old"
+    if last.exists():
+        os.replace(last, old)
+    os.replace(tmp, last)
+    if old.exists():
+        import shutil
+        shutil.rmtree(old, ignore_errors=True)
+
+
+def _load_last(run: Path, model, ema, opt, hidden):
+    last = run / "last"
+    state = ckpt.read_json(last / "state.json")
+    ckpt.load_model_tensors(model, load_file(str(last / "weights.safetensors")))
+    if ema is not None and (last / "ema.safetensors").is_file():
+        shadow = load_file(str(last / "ema.safetensors"))
+        if model.tie_weights:
+            shadow["decoder.weight"] = shadow["encoder.weight"]
+        ema.shadow = {k: shadow[k].clone() for k in model.state_dict()}
+        ema.updates = state.get("ema_updates", 0)
+    tensors = load_file(str(last / "optim.safetensors"))
+    torch.set_rng_state(tensors.pop("rng.torch"))
+    random.setstate((3, tuple(state["python_rng"]), state["python_rng_pos"]))
+    new_hidden = []
+    for i, h in enumerate(hidden):
+        if isinstance(h, tuple):
+            new_hidden.append(tuple(tensors.pop(f"hidden.{i}.{j}") for j in range(len(h))))
+        else:
+            new_hidden.append(tensors.pop(f"hidden.{i}.0"))
+    ckpt.load_optimizer_tensors(opt, tensors, state["optimizer"])
+    return state, new_hidden
+
+
+def train(cfg: TrainConfig, run_dir: str | Path, on_progress: Callable[[dict], None] | None = None,
+          should_stop: Callable[[], bool] | None = None, resume: bool = False, command: str = "",
+          corpus=None) -> dict:
+    """Train (or resume) a word LM into ``run_dir``; returns the final metrics dict.
+
+    on_progress(dict) gets, every ``log_every`` steps: event='step', epoch, step, total_steps, loss, ppl,
+    tokens_per_s, grad_norm, lr, elapsed_s; at each epoch end: event='epoch' with the same keys plus
+    valid_ppl, best_valid_ppl; at the end: event='done' with status and the final metrics.
+    should_stop() is polled every step; when it returns True the run saves ``last/`` and returns
+    with status 'cancelled' (resumable). ``corpus`` may be passed to skip loading (tests).
+    """
+    cfg.validate()
+    run = Path(run_dir)
+    run.mkdir(parents=True, exist_ok=True)
+    emit = on_progress or (lambda d: None)
+    stop = should_stop or (lambda: False)
+    if resume and (run / "train_config.json").is_file():
+        saved = TrainConfig.from_dict(ckpt.read_json(run / "train_config.json"))
+        # Budget/logging knobs may change between invocations; the model and data may not.
+        for k in ("max_minutes", "threads", "log_every", "checkpoint_minutes", "epochs", "patience"):
+            setattr(saved, k, getattr(cfg, k))
+        cfg = saved
+    if cfg.threads > 0:
+        torch.set_num_threads(cfg.threads)
+    set_seed(cfg.seed)
+    corpus = corpus or load_corpus(cfg.corpus)
+    vocab = corpus.vocab
+    train_data = batchify(corpus.ids["train"], cfg.batch_size)
+    valid_data = batchify(corpus.ids["valid"], cfg.eval_batch_size)
+    model = RNNModel(**cfg.model_kwargs(len(vocab)))
+    opt = make_optimizer(cfg, model)
+    ema = EMA(model, cfg.ema) if cfg.ema > 0 else None
+    steps_per_epoch = math.ceil((train_data.size(0) - 1) / cfg.bptt)
+    total_steps = steps_per_epoch * cfg.epochs
+    hidden = model.init_hidden(cfg.batch_size)
+    st = {"epoch": 1, "batch_pos": 0, "step": 0, "base_lr": cfg.lr, "best_valid_ppl": None,
+          "bad_epochs": 0, "history": [], "train_wall_s": 0.0, "ema_updates": 0, "status": "running"}
+    if resume and (run / "last" / "state.json").is_file():
+        st, hidden = _load_last(run, model, ema, opt, hidden)
+        emit({"event": "resumed", "epoch": st["epoch"], "step": st["step"], "total_steps": total_steps})
+    ckpt._write_json(run / "train_config.json", asdict(cfg))
+    manifest = {"slot": cfg.slot or run.name, "label": cfg.label or run.name, "corpus": cfg.corpus,
+                "corpus_description": corpus.description, "train": asdict(cfg),
+                "tokenizer": {"name": "unroll-word/1", "newline_eos": True}}
+
+    def save_best(valid_ppl):
+        metrics = {"valid_ppl": valid_ppl, "epoch": st["epoch"], "step": st["step"], "command": command,
+                   "train_wall_s": round(st["train_wall_s"], 1), "history": st["history"],
+                   "tokens_per_s": st.get("tokens_per_s")}
+        ckpt.save_model_dir(run / "best", model, vocab, manifest, metrics)
+
+    t_start = time.time()
+    wall_at_start = st["train_wall_s"]
+    last_ckpt = time.time()
+    status = "finished"
+    model.train()
+    while st["epoch"] <= cfg.epochs and status == "finished":
+        win_loss, win_tokens, win_t0 = 0.0, 0, time.time()
+        grad_norm = 0.0
+        while st["batch_pos"] < train_data.size(0) - 1:
+            x, y = get_batch(train_data, st["batch_pos"], cfg.bptt)
+            lr = lr_at(cfg, st["base_lr"], st["step"], total_steps)
+            for g in opt.param_groups:
+                g["lr"] = lr
+            hidden = repackage_hidden(hidden)
+            with torch.autocast("cpu", dtype=torch.bfloat16, enabled=cfg.bf16):
+                loss, hidden = model.loss(x, y, hidden)
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            grad_norm = float(torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.clip))
+            if math.isfinite(grad_norm):
+                opt.step()  # a non-finite gradient would poison the weights: skip that step
+            if ema is not None:
+                ema.update(model)
+                st["ema_updates"] = ema.updates
+            st["batch_pos"] += x.size(0)
+            st["step"] += 1
+            win_loss += loss.item() * y.numel()
+            win_tokens += y.numel()
+            st["train_wall_s"] = wall_at_start + time.time() - t_start
+            if st["step"] % cfg.log_every == 0:
+                dt = max(time.time() - win_t0, 1e-9)
+                mean = win_loss / win_tokens
+                st["tokens_per_s"] = round(win_tokens / dt, 1)
+                emit({"event": "step", "epoch": st["epoch"], "step": st["step"], "total_steps": total_steps,
+                      "loss": mean, "ppl": math.exp(min(mean, 50)), "tokens_per_s": win_tokens / dt,
+                      "grad_norm": grad_norm, "lr": lr, "elapsed_s": st["train_wall_s"]})
+                win_loss, win_tokens, win_t0 = 0.0, 0, time.time()
+            if not math.isfinite(loss.item()):
+                status = "diverged"
+                break
+            if stop():
+                status = "cancelled"
+                break
+            if cfg.max_minutes and time.time() - t_start > cfg.max_minutes * 60:
+                status = "budget"
+                break
+            if time.time() - last_ckpt > cfg.checkpoint_minutes * 60:
+                _save_last(run, model, ema, opt, hidden, st)
+                last_ckpt = time.time()
+        if status != "finished":
+            break
+        # ---- epoch end: validate (with averaged weights), schedule, checkpoint
+        if ema is not None:
+            ema.swap(model)
+        val_nll, _ = evaluate(model, valid_data, cfg.bptt)
+        valid_ppl = math.exp(val_nll)
+        best = st["best_valid_ppl"]
+        improved = best is None or valid_ppl < best * 0.995
+        if best is None or valid_ppl < best:
+            st["best_valid_ppl"] = valid_ppl
+            save_best(valid_ppl)
+        if ema is not None:
+            ema.swap(model)
+        st["bad_epochs"] = 0 if improved else st["bad_epochs"] + 1
+        if not improved and cfg.schedule == "plateau":
+            st["base_lr"] = max(cfg.min_lr, st["base_lr"] * cfg.lr_decay)
+        rec = {"epoch": st["epoch"], "step": st["step"], "valid_ppl": round(valid_ppl, 3),
+               "lr": lr, "train_wall_s": round(st["train_wall_s"], 1), "tokens_per_s": st.get("tokens_per_s")}
+        st["history"].append(rec)
+        emit({"event": "epoch", "epoch": st["epoch"], "step": st["step"], "total_steps": total_steps,
+              "loss": val_nll, "ppl": valid_ppl, "tokens_per_s": st.get("tokens_per_s") or 0.0,
+              "grad_norm": grad_norm, "lr": lr, "elapsed_s": st["train_wall_s"], "valid_ppl": valid_ppl,
+              "best_valid_ppl": st["best_valid_ppl"]})
+        st["epoch"] += 1
+        st["batch_pos"] = 0
+        hidden = model.init_hidden(cfg.batch_size)
+        if st["bad_epochs"] >= cfg.patience:
+            status = "early_stopped"
+        _save_last(run, model, ema, opt, hidden, st)
+        last_ckpt = time.time()
+    if status in ("cancelled", "budget", "diverged"):
+        _save_last(run, model, ema, opt, hidden, st)
+    st["status"] = status
+    result = {"status": status, "best_valid_ppl": st["best_valid_ppl"], "epoch": st["epoch"], "step": st["step"],
+              "train_wall_s": round(st["train_wall_s"], 1), "history": st["history"], "run_dir": str(run),
+              "best_dir": str(run / "best") if (run / "best").exists() else None}
+    emit({"event": "done", **result})
+    return result
