@@ -265,7 +265,7 @@ def train(cfg: TrainConfig, on_progress: Callable[[dict], None] | None = None,
             if cfg.grad_clip:
                 torch.nn.utils.clip_grad_norm_(decoder.parameters(), cfg.grad_clip)
             optimizer.step()
-            running.append((float(loss), float(ce)))
+            running.append((loss.item(), ce.item()))
             state["step_in_epoch"] = b + 1
             state["global_step"] += 1
             state["elapsed_s"] = time.time() - t_start

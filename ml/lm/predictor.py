@@ -1,0 +1,165 @@
+"""Inference API for the web app: next-word suggestions, sampling and an inspector view.
+
+    p = NextWordPredictor.from_dir("models/lm-ptb-lstm")
+    p.suggest("the stock market", k=5)      # [{"word": "'s", "prob": 0.08}, ...]
+    p.sample("the stock market", n_words=20, temperature=0.8, top_k=40, seed=0)
+    p.inspect("the stock market")           # tokens, per-token gate means and hidden norms
+
+Every prompt is tokenised with the model's vocab (ml.lm.tokenizer), prefixed with ``<eos>`` (a
+prompt starts a sentence, as every training sentence follows an ``<eos>``) and cut to its last
+``max_context`` tokens, so a 10,000-character prompt costs no more than a 256-token one.
+"""
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+
+from .checkpoint import load_model_dir, read_json
+from .inspect import step_through
+from .model import RNNModel
+from .tokenizer import EOS, UNK, Vocab, tokenize
+
+
+class NextWordPredictor:
+    """Wraps a trained RNNModel + Vocab. Thread-compatible for reads (no state kept between calls)."""
+
+    max_context = 256          # tokens kept from the end of a prompt
+    max_inspect_tokens = 120   # the inspector plots one column per token
+
+    def __init__(self, model: RNNModel, vocab: Vocab, config: dict | None = None, metrics: dict | None = None):
+        self.model = model.eval()
+        self.vocab = vocab
+        self.config = config or {}
+        self.metrics = metrics or {}
+        self.special_ids = [vocab.unk_id, vocab.eos_id]
+
+    @classmethod
+    def from_dir(cls, path: str | Path) -> "NextWordPredictor":
+        model, vocab, config = load_model_dir(path)
+        mpath = Path(path) / "metrics.json"
+        return cls(model, vocab, config, read_json(mpath) if mpath.is_file() else {})
+
+    # ---- helpers -----------------------------------------------------------------------------
+    def tokens(self, text: str, limit: int | None = None) -> list[str]:
+        """Prompt -> vocab tokens (last ``limit`` kept). ValueError when nothing readable is left."""
+        if not isinstance(text, str):
+            raise ValueError(f"prompt must be a string, got {type(text).__name__}")
+        if not text.strip():
+            raise ValueError("prompt is empty")
+        # Tokenise only the tail of huge prompts: enough characters for `limit` tokens and then some.
+        limit = limit or self.max_context
+        toks = tokenize(text[-limit * 40:], self.vocab)
+        if not toks:
+            raise ValueError("prompt has no words the model can read (only punctuation or symbols)")
+        return toks[-limit:]
+
+    def _ids(self, toks: list[str]) -> torch.Tensor:
+        ids = self.vocab.encode(toks)
+        if ids[0] != self.vocab.eos_id:
+            ids = [self.vocab.eos_id] + ids
+        return torch.tensor(ids, dtype=torch.long).unsqueeze(1)  # (T, 1)
+
+    @torch.no_grad()
+    def _run(self, ids: torch.Tensor, hidden=None):
+        """ids (T, 1) -> log-probs of the next token (V,), hidden."""
+        if hidden is None:
+            hidden = self.model.init_hidden(1)
+        logp, hidden = self.model(ids, hidden)
+        return logp[-1, 0], hidden
+
+    # ---- public API ------------------------------------------------------------------------------
+    @torch.no_grad()
+    def next_log_probs(self, text: str) -> torch.Tensor:
+        """Full next-token distribution (V,) as log-probabilities (exact, full softmax)."""
+        logp, _ = self._run(self._ids(self.tokens(text)))
+        return logp
+
+    @torch.no_grad()
+    def suggest(self, text: str, k: int = 5, include_special: bool = False) -> list[dict]:
+        """Top-k next words: [{"word": str, "prob": float}], most probable first.
+
+        Probabilities are the model's own (not renormalised after hiding <unk>/<eos>)."""
+        if not isinstance(k, int) or isinstance(k, bool) or not 1 <= k <= len(self.vocab):
+            raise ValueError(f"k must be an integer in [1, {len(self.vocab)}], got {k!r}")
+        logp = self.next_log_probs(text).clone()
+        if not include_special:
+            logp[self.special_ids] = -math.inf
+        k = min(k, int(torch.isfinite(logp).sum()))
+        top = torch.topk(logp, k)
+        return [{"word": self.vocab.itos[i], "prob": float(math.exp(v))}
+                for v, i in zip(top.values.tolist(), top.indices.tolist())]
+
+    @torch.no_grad()
+    def sample(self, text: str, n_words: int = 20, temperature: float = 1.0, top_k: int = 40,
+               seed: int | None = None) -> list[str]:
+        """Continue the prompt with ``n_words`` sampled tokens (``<unk>`` never; ``<eos>`` may appear and
+        marks a sentence end). ``top_k=0`` samples from the whole vocabulary."""
+        if not isinstance(n_words, int) or not 1 <= n_words <= 1000:
+            raise ValueError(f"n_words must be an integer in [1, 1000], got {n_words!r}")
+        if not (isinstance(temperature, (int, float)) and math.isfinite(temperature) and 0 < temperature <= 10):
+            raise ValueError(f"temperature must be in (0, 10], got {temperature!r}")
+        if not isinstance(top_k, int) or not 0 <= top_k <= len(self.vocab):
+            raise ValueError(f"top_k must be an integer in [0, {len(self.vocab)}], got {top_k!r}")
+        gen = torch.Generator().manual_seed(seed) if seed is not None else None
+        logp, hidden = self._run(self._ids(self.tokens(text)))
+        out: list[str] = []
+        for _ in range(n_words):
+            logits = logp / temperature
+            logits[self.vocab.unk_id] = -math.inf
+            if top_k:
+                kth = torch.topk(logits, top_k).values[-1]
+                logits = logits.masked_fill(logits < kth, -math.inf)
+            nxt = int(torch.multinomial(F.softmax(logits, -1), 1, generator=gen))
+            out.append(self.vocab.itos[nxt])
+            logp, hidden = self._run(torch.tensor([[nxt]]), hidden)
+        return out
+
+    @torch.no_grad()
+    def inspect(self, text: str) -> dict:
+        """Per-token internals for plotting (last ``max_inspect_tokens`` tokens of the prompt).
+
+        Returns {"tokens": [str] (T), "cell": str, "layers": L,
+                 "gates": {name: [[mean activation per layer] per token]}  (T x L lists;
+                          LSTM: forget/input/output, GRU: reset/update, vanilla RNN: {}),
+                 "gate_units": {name: [[first 32 units of the last layer] per token]},
+                 "hidden_norm": [[L2 norm of h_t per layer] per token]  (T x L),
+                 "cell_norm": same for the LSTM cell state (LSTM only),
+                 "token_prob": [p(token_t | tokens before t)] (T; the first token is read after <eos>),
+                 "next": top-5 suggestions after the last token}.
+        """
+        toks = self.tokens(text, self.max_inspect_tokens)
+        ids = self._ids(toks)[:, 0]
+        r = step_through(self.model, ids)
+        off = ids.numel() - len(toks)  # 1 when <eos> was prepended
+        logp = F.log_softmax(r["logits"].float(), -1)
+
+        def per_token(tensors):  # list over layers of (T', H) -> T x L lists
+            return [[round(float(t[j]), 4) for t in tensors] for j in range(off, ids.numel())]
+
+        gates = {k: per_token([v.mean(1) for v in vs]) for k, vs in r["gates"].items() if k != "candidate"}
+        units = {k: [[round(float(u), 3) for u in vs[-1][j, :32]] for j in range(off, ids.numel())]
+                 for k, vs in r["gates"].items() if k != "candidate"}
+        token_prob = [float(logp[j - 1, ids[j]].exp()) for j in range(off, ids.numel())] if off else \
+            [None] + [float(logp[j - 1, ids[j]].exp()) for j in range(1, ids.numel())]
+        nxt = torch.topk(logp[-1].clone().index_fill_(0, torch.tensor(self.special_ids), -math.inf), 5)
+        out = {"tokens": toks, "cell": self.model.cell, "layers": self.model.nlayers, "gates": gates,
+               "gate_units": units, "hidden_norm": per_token([h.norm(dim=1) for h in r["hidden"]]),
+               "token_prob": token_prob,
+               "next": [{"word": self.vocab.itos[i], "prob": float(math.exp(v))}
+                        for v, i in zip(nxt.values.tolist(), nxt.indices.tolist())]}
+        if r["cell"]:
+            out["cell_norm"] = per_token([c.norm(dim=1) for c in r["cell"]])
+        return out
+
+    def info(self) -> dict:
+        """Small summary for listings: cell, sizes, vocab size, metrics."""
+        return {"cell": self.model.cell, "layers": self.model.nlayers, "hidden": self.model.nhid,
+                "vocab_size": len(self.vocab), "slot": self.config.get("slot"), "label": self.config.get("label"),
+                "corpus": self.config.get("corpus"), "valid_ppl": self.metrics.get("valid_ppl"),
+                "test_ppl": self.metrics.get("test_ppl")}
+
+
+__all__ = ["NextWordPredictor", "EOS", "UNK"]

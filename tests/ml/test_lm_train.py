@@ -1,0 +1,116 @@
+"""Training loop: TBPTT carries and detaches state, clipping bounds the norm, cancel/resume, checkpoints."""
+import json
+import math
+
+import pytest
+import torch
+
+from ml.lm import checkpoint as ckpt
+from ml.lm.model import RNNModel
+from ml.lm.testing import tiny_corpus
+from ml.lm.train import TrainConfig, train, train_loss
+
+TINY = dict(corpus="tiny", emsize=16, nhid=16, nlayers=1, batch_size=4, bptt=8, epochs=1, warmup_steps=0,
+            log_every=1, threads=1, ema=0.0)
+
+
+def test_tbptt_carries_and_detaches_state(tmp_path, monkeypatch):
+    """The hidden state entering window k+1 equals the one leaving window k, and has no graph."""
+    seen = []
+    orig = RNNModel.features
+
+    def spy(self, x, hidden):
+        if self.training:
+            seen.append(([t.clone() for t in hidden[0]], hidden[0][0].requires_grad, hidden[0][0].grad_fn))
+        out, new = orig(self, x, hidden)
+        if self.training:
+            seen[-1] += ([t.detach().clone() for t in new[0]],)
+        return out, new
+
+    monkeypatch.setattr(RNNModel, "features", spy)
+    train(TrainConfig(**TINY), tmp_path, corpus=tiny_corpus())
+    assert len(seen) > 3
+    assert torch.count_nonzero(seen[0][0][0]) == 0  # first window starts from zeros
+    for prev, cur in zip(seen, seen[1:]):
+        h_in, requires_grad, grad_fn, _ = cur
+        assert not requires_grad and grad_fn is None  # detached: backprop stops at the window edge
+        assert torch.allclose(h_in[0], prev[3][0])  # ... but the values are carried over
+
+
+def test_clipping_bounds_the_norm(tmp_path):
+    torch.manual_seed(0)
+    m = RNNModel(30, "rnn_relu", 16, 16, 1, init="default")
+    x, y = torch.randint(0, 30, (8, 4)), torch.randint(0, 30, (8, 4))
+    loss, _ = train_loss(m, x, y, m.init_hidden(4), TrainConfig())
+    (loss * 1e4).backward()
+    before = torch.nn.utils.clip_grad_norm_(m.parameters(), 0.1)
+    after = torch.norm(torch.stack([p.grad.norm() for p in m.parameters() if p.grad is not None]))
+    assert before > 0.1
+    assert after <= 0.1 + 1e-5
+
+
+def test_progress_keys_cancel_and_resume(tmp_path):
+    corpus = tiny_corpus()
+    events, calls = [], {"n": 0}
+
+    def should_stop():
+        calls["n"] += 1
+        return calls["n"] >= 5
+
+    cfg = TrainConfig(**TINY | {"epochs": 2})
+    res = train(cfg, tmp_path, on_progress=events.append, should_stop=should_stop, corpus=corpus)
+    assert res["status"] == "cancelled" and res["step"] == 5
+    step = next(e for e in events if e["event"] == "step")
+    for key in ("epoch", "step", "total_steps", "loss", "ppl", "tokens_per_s", "grad_norm", "lr"):
+        assert key in step
+    assert (tmp_path / "last" / "state.json").is_file()
+    events.clear()
+    res = train(cfg, tmp_path, on_progress=events.append, resume=True, corpus=corpus)
+    assert res["status"] == "finished"
+    assert events[0]["event"] == "resumed" and events[0]["step"] == 5
+    epochs = [e for e in events if e["event"] == "epoch"]
+    assert [e["epoch"] for e in epochs] == [1, 2] and all(math.isfinite(e["valid_ppl"]) for e in epochs)
+    assert (tmp_path / "best" / "weights.safetensors").is_file()
+
+
+def test_resume_is_exact(tmp_path):
+    """Stop after 7 steps and resume == one uninterrupted run (same seed, same data order, same RNG)."""
+    corpus = tiny_corpus()
+    cfg = TrainConfig(**TINY | {"ema": 0.9, "dropout_emb": 0.2})
+    full = train(cfg, tmp_path / "a", corpus=corpus)
+    n = {"i": 0}
+    train(cfg, tmp_path / "b", corpus=corpus, should_stop=lambda: (n.__setitem__("i", n["i"] + 1) or n["i"] >= 7))
+    resumed = train(cfg, tmp_path / "b", corpus=corpus, resume=True)
+    assert resumed["best_valid_ppl"] == pytest.approx(full["best_valid_ppl"], rel=1e-5)
+
+
+def test_bad_config():
+    with pytest.raises(ValueError):
+        TrainConfig(cell="lstm2").validate()
+    with pytest.raises(ValueError):
+        TrainConfig(schedule="linear").validate()
+
+
+def test_checkpoint_round_trip_exact(tmp_path):
+    torch.manual_seed(0)
+    corpus = tiny_corpus()
+    m = RNNModel(len(corpus.vocab), "lstm", 8, 12, 2, tie_weights=True).eval()
+    ckpt.save_model_dir(tmp_path / "m", m, corpus.vocab, {"slot": "tiny", "label": "Tiny"}, {"valid_ppl": 1.0})
+    m2, v2, cfg = ckpt.load_model_dir(tmp_path / "m")
+    for (k, a), (_, b) in zip(m.state_dict().items(), m2.state_dict().items()):
+        assert torch.equal(a, b), k
+    assert m2.decoder.weight is m2.encoder.weight
+    assert v2.itos == corpus.vocab.itos and cfg["kind"] == "lm" and cfg["slot"] == "tiny"
+    manifest = json.loads((tmp_path / "m" / "unroll.json").read_text())
+    assert manifest["kind"] == "lm" and manifest["label"] == "Tiny"
+    # float16 export: storage halves, values equal to fp16 rounding
+    ckpt.export_model_dir(tmp_path / "m", tmp_path / "h", slot="x")
+    m3, _, cfg3 = ckpt.load_model_dir(tmp_path / "h")
+    assert cfg3["slot"] == "x"
+    for (k, a), (_, b) in zip(m.state_dict().items(), m3.state_dict().items()):
+        assert torch.equal(a.half().float(), b), k
+
+
+def test_load_rejects_non_model_dir(tmp_path):
+    with pytest.raises(FileNotFoundError):
+        ckpt.load_model_dir(tmp_path)

@@ -1,0 +1,72 @@
+"""Check an uploaded file is a real, reasonably sized photo and store it in a normal form.
+
+The stored copy is a fresh JPEG: upright (EXIF orientation applied), RGB, at most MAX_SIDE pixels on its longest
+side and without metadata. Re-encoding drops anything smuggled in a polyglot file and all EXIF data (GPS
+included), and means the worker only ever opens files we wrote ourselves.
+"""
+import io
+import warnings
+
+from django.core.files.base import ContentFile
+from PIL import Image, ImageOps, UnidentifiedImageError
+
+MAX_UPLOAD_BYTES = 10 * 1024 * 1024
+MAX_PIXELS = 40_000_000  # 4000x3000 is 12 MP; a decompression bomb claims far more
+MAX_SIDE = 1024
+ACCEPTED_FORMATS = {"JPEG": "JPEG", "PNG": "PNG", "WEBP": "WebP", "GIF": "GIF", "BMP": "BMP", "TIFF": "TIFF"}
+ACCEPTED_LABEL = "JPEG, PNG, WebP, GIF, BMP or TIFF"
+
+
+class InvalidImage(ValueError):
+    """The upload is not an image we accept; the message says why, for the visitor."""
+
+
+def _open(data):
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            image = Image.open(io.BytesIO(data))
+            if image.format not in ACCEPTED_FORMATS:
+                raise InvalidImage(f"{image.format} files are not accepted: upload a {ACCEPTED_LABEL} image.")
+            width, height = image.size
+            if width * height > MAX_PIXELS:
+                raise InvalidImage(f"The image is {width}×{height} pixels; the limit is {MAX_PIXELS // 1_000_000} "
+                                   "megapixels.")
+            image.load()
+            return image
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning):
+        raise InvalidImage(f"The image claims more than {MAX_PIXELS // 1_000_000} megapixels; refusing to decode it.") from None
+    except UnidentifiedImageError:
+        raise InvalidImage(f"This file is not an image we can read: upload a {ACCEPTED_LABEL} image.") from None
+    except (OSError, SyntaxError, ValueError) as exc:
+        if isinstance(exc, InvalidImage):
+            raise
+        raise InvalidImage("The image file is damaged or truncated and cannot be decoded.") from None
+
+
+def to_rgb(image):
+    """RGB on a white background for transparent images; CMYK, palette and grey converted."""
+    if image.mode in ("RGBA", "LA") or (image.mode == "P" and "transparency" in image.info):
+        image = image.convert("RGBA")
+        background = Image.new("RGB", image.size, (255, 255, 255))
+        background.paste(image, mask=image.getchannel("A"))
+        return background
+    return image.convert("RGB")
+
+
+def normalise_upload(uploaded):
+    """Validate `uploaded` (a Django UploadedFile) and return (ContentFile of a clean JPEG, info dict)."""
+    size = uploaded.size or 0
+    if size == 0:
+        raise InvalidImage("The file is empty (0 bytes).")
+    if size > MAX_UPLOAD_BYTES:
+        raise InvalidImage(f"The file is {size / 1_048_576:.1f} MB; the limit is {MAX_UPLOAD_BYTES // 1_048_576} MB.")
+    data = uploaded.read(MAX_UPLOAD_BYTES + 1)
+    image = _open(data)
+    original = {"format": image.format, "width": image.width, "height": image.height}
+    image = to_rgb(ImageOps.exif_transpose(image))
+    image.thumbnail((MAX_SIDE, MAX_SIDE), Image.Resampling.LANCZOS)
+    out = io.BytesIO()
+    image.save(out, "JPEG", quality=90, optimize=True)
+    return ContentFile(out.getvalue(), name="upload.jpg"), {"original": original, "width": image.width,
+                                                            "height": image.height}

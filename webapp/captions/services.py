@@ -1,0 +1,35 @@
+"""Turn an upload into a caption job on the active captioner, and a job into a stored caption."""
+from django.conf import settings
+
+from webapp.jobs import services as jobs
+from webapp.jobs.models import Job
+from webapp.registry.loader import ModelUnavailable, get_model
+from webapp.registry.models import ModelVersion
+from webapp.registry.services import active_version
+
+SLOT = "flickr8k"
+
+
+def request_caption(image_file, image_info, *, beam=3, owner=None, session_key=""):
+    version = active_version(ModelVersion.Kind.CAPTIONER, SLOT)
+    if version is None:
+        raise jobs.JobError("No image captioner is installed yet.")
+    return jobs.create_job(Job.Kind.CAPTION, {"beam": beam, "image": image_info}, input_file=image_file,
+                           owner=owner, session_key=session_key, model_version=version)
+
+
+def caption(job, ctx):
+    """Worker: caption the stored (already validated and re-encoded) image."""
+    try:
+        captioner = get_model(job.model_version)
+    except ModelUnavailable as exc:
+        raise jobs.JobError(str(exc)) from None
+    try:
+        result = captioner.caption(job.input_file.path, beam=job.input.get("beam", 3))
+    except (OSError, ValueError) as exc:
+        raise jobs.JobError(f"Could not caption this image: {exc}") from None
+    return {**result, "model": {"label": job.model_version.label, "version": job.model_version.version}}
+
+
+def image_url(job):
+    return settings.MEDIA_URL + job.input_file.name if job.input_file else None

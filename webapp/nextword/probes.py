@@ -1,0 +1,16 @@
+"""The long-range probe prompts shipped with ml/lm, read as plain data (the web process never imports torch)."""
+import functools
+import json
+from pathlib import Path
+
+PROBES_FILE = Path(__file__).resolve().parents[2] / "ml" / "lm" / "probes.json"
+
+
+@functools.lru_cache(maxsize=1)
+def examples(limit=6):
+    try:
+        data = json.loads(PROBES_FILE.read_text())
+    except (OSError, ValueError):
+        return []
+    probes = data.get("probes", data) if isinstance(data, dict) else data
+    return [{"prompt": p["prompt"], "answer": p["answer"]} for p in probes[:limit]]

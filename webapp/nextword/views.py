@@ -1,0 +1,57 @@
+from django.http import JsonResponse
+from django.shortcuts import render
+from django.views.decorators.csrf import csrf_exempt
+from django.views.decorators.http import require_POST
+
+from webapp.jobs.api import ApiError, job_payload, json_body
+from webapp.jobs.models import Job
+from webapp.jobs.services import JobError
+
+from . import forms, probes, services
+
+
+def page(request):
+    return render(request, "nextword/page.html", {
+        "models": forms.model_choices(),
+        "default_model": forms.PromptForm().default_model,
+        "probes": probes.examples(),
+        "max_chars": forms.MAX_PROMPT_CHARS,
+    })
+
+
+def _run(request, form_class, kind, answer):
+    try:
+        form = form_class(json_body(request))
+        if not form.is_valid():
+            field, message = forms.first_error(form)
+            raise ApiError(message, field=field)
+        params = {key: value for key, value in form.cleaned_data.items() if value is not None}
+        job = services.request(kind, params, owner=request.user, session_key=request.session.session_key or "")
+    except ApiError as exc:
+        return exc.response()
+    except JobError as exc:
+        return ApiError(str(exc), status=400, field="model").response()
+    if job.status == Job.Status.FAILED:
+        return JsonResponse({"error": job.error, "job": job_payload(job, request)}, status=422)
+    if not job.is_finished:
+        return JsonResponse(job_payload(job, request), status=202)
+    return JsonResponse(answer(job, request))
+
+
+@csrf_exempt  # a plain HTTP client may call the API; abuse is bounded by limits, not CSRF
+@require_POST
+def suggest_api(request):
+    return _run(request, forms.SuggestForm, Job.Kind.NEXT_WORD,
+                lambda job, request: {"job_id": str(job.id), **job.result, "seconds": job.timings()["total_seconds"]})
+
+
+@csrf_exempt
+@require_POST
+def sample_api(request):
+    return _run(request, forms.SampleForm, Job.Kind.SAMPLE, job_payload)
+
+
+@csrf_exempt
+@require_POST
+def inspect_api(request):
+    return _run(request, forms.PromptForm, Job.Kind.INSPECT, job_payload)
