@@ -123,3 +123,44 @@ def wait_until():
 def pytest_report_header(config):
     url = os.environ.get("DATABASE_URL")
     return f"database: {'PostgreSQL (' + url.rsplit('@', 1)[-1] + ')' if url else 'SQLite'}; python {sys.version.split()[0]}"
+
+
+# --- tiny real models: the real ml/ code paths, small enough to build in a second --------------------------
+
+@pytest.fixture(scope="session")
+def tiny_lm_dir(tmp_path_factory):
+    """A small LSTM language model checkpoint directory (random weights, the real format and loader)."""
+    import torch
+
+    from ml.lm.checkpoint import save_model_dir
+    from ml.lm.model import RNNModel
+    from ml.lm.testing import tiny_corpus
+
+    torch.manual_seed(0)
+    corpus = tiny_corpus()
+    model = RNNModel(len(corpus.vocab), cell="lstm", emsize=16, nhid=16, nlayers=2, tie_weights=True)
+    config = {"slot": "ptb-lstm", "label": "Tiny test LSTM", "corpus": "tiny"}
+    return save_model_dir(tmp_path_factory.mktemp("models") / "tiny-lstm", model.eval(), corpus.vocab, config,
+                          {"command": "tests/conftest.py tiny_lm_dir"})
+
+
+@pytest.fixture(scope="session")
+def tiny_caption_dir(tmp_path_factory):
+    """A small captioner checkpoint directory (random decoder on the real MobileNetV2 encoder)."""
+    from ml.caption.testing import tiny_model_dir
+
+    return tiny_model_dir(tmp_path_factory.mktemp("models") / "tiny-caption")
+
+
+@pytest.fixture
+def lm_version(tiny_lm_dir, db):
+    from webapp.registry import services
+
+    return services.register("lm", "ptb-lstm", "Tiny test LSTM", tiny_lm_dir, activate_now=True)
+
+
+@pytest.fixture
+def caption_version(tiny_caption_dir, db):
+    from webapp.registry import services
+
+    return services.register("caption", "flickr8k", "Tiny test captioner", tiny_caption_dir, activate_now=True)

@@ -5,4 +5,6 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("", include("webapp.core.urls")),
     path("", include("webapp.jobs.urls")),
+    path("", include("webapp.nextword.urls")),
+    path("", include("webapp.captions.urls")),
 ]

@@ -96,13 +96,15 @@ class NextWordPredictor:
     def sample(self, text: str, n_words: int = 20, temperature: float = 1.0, top_k: int = 40,
                seed: int | None = None) -> list[str]:
         """Continue the prompt with ``n_words`` sampled tokens (``<unk>`` never; ``<eos>`` may appear and
-        marks a sentence end). ``top_k=0`` samples from the whole vocabulary."""
+        marks a sentence end). ``top_k=0`` samples from the whole vocabulary; a top_k above the vocab
+        size is clamped."""
         if not isinstance(n_words, int) or not 1 <= n_words <= 1000:
             raise ValueError(f"n_words must be an integer in [1, 1000], got {n_words!r}")
         if not (isinstance(temperature, (int, float)) and math.isfinite(temperature) and 0 < temperature <= 10):
             raise ValueError(f"temperature must be in (0, 10], got {temperature!r}")
-        if not isinstance(top_k, int) or not 0 <= top_k <= len(self.vocab):
-            raise ValueError(f"top_k must be an integer in [0, {len(self.vocab)}], got {top_k!r}")
+        if not isinstance(top_k, int) or isinstance(top_k, bool) or top_k < 0:
+            raise ValueError(f"top_k must be an integer >= 0, got {top_k!r}")
+        top_k = min(top_k, len(self.vocab) - len(self.special_ids))
         gen = torch.Generator().manual_seed(seed) if seed is not None else None
         logp, hidden = self._run(self._ids(self.tokens(text)))
         out: list[str] = []

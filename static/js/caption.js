@@ -1,0 +1,127 @@
+/* Caption pages: upload (drag and drop, preview, limits checked before sending) and the result's heatmaps. */
+"use strict";
+(function () {
+  const form = document.getElementById("caption-form");
+  if (form) setUpUpload(form);
+  const result = document.getElementById("caption-result");
+  if (result) setUpResult(result);
+
+  function setUpUpload(form) {
+    const input = document.getElementById("id_image"), zone = document.getElementById("dropzone");
+    const preview = document.getElementById("preview"), errorBox = document.getElementById("upload-error");
+    const button = document.getElementById("caption-button");
+    const maxBytes = parseInt(input.dataset.maxMb, 10) * 1024 * 1024;
+    let chosen = null;
+
+    function showError(message) { errorBox.textContent = message || ""; errorBox.hidden = !message; }
+
+    function choose(file) {
+      showError("");
+      if (!file) return;
+      if (file.size === 0) return showError("The file is empty (0 bytes).");
+      if (file.size > maxBytes) return showError(`The file is ${(file.size / 1048576).toFixed(1)} MB; the limit is ${input.dataset.maxMb} MB.`);
+      if (file.type && !file.type.startsWith("image/")) return showError("That is not an image: choose a photo.");
+      chosen = file;
+      preview.src = URL.createObjectURL(file);
+      preview.alt = `Preview of ${file.name}`;
+      preview.hidden = false;
+      document.getElementById("dropzone-text").textContent = file.name;
+    }
+
+    async function send(file) {
+      if (!file) return showError("Choose an image to caption.");
+      button.disabled = true;
+      button.textContent = "Uploading…";
+      const body = new FormData();
+      body.append("image", file, file.name || "photo.jpg");
+      body.append("beam", document.getElementById("id_beam").value);
+      try {
+        const response = await fetch(form.dataset.apiUrl, {method: "POST", body});
+        const data = await response.json();
+        if (response.status >= 400) throw new Error(data.error || `Upload failed (${response.status}).`);
+        window.location.assign(data.page_url);
+      } catch (err) {
+        showError(err.message);
+        button.disabled = false;
+        button.textContent = "Caption it";
+      }
+    }
+
+    input.addEventListener("change", () => choose(input.files[0]));
+    ["dragenter", "dragover"].forEach((type) => zone.addEventListener(type, (e) => { e.preventDefault(); zone.classList.add("dragging"); }));
+    ["dragleave", "drop"].forEach((type) => zone.addEventListener(type, () => zone.classList.remove("dragging")));
+    zone.addEventListener("drop", (e) => { e.preventDefault(); choose(e.dataTransfer.files[0]); });
+    form.addEventListener("submit", (e) => { e.preventDefault(); send(chosen || input.files[0]); });
+    document.querySelectorAll(".sample").forEach((sample) => sample.addEventListener("click", async () => {
+      const blob = await (await fetch(sample.dataset.url)).blob();
+      const file = new File([blob], `${sample.dataset.name}.jpg`, {type: "image/jpeg"});
+      choose(file);
+      send(file);
+    }));
+  }
+
+  function setUpResult(result) {
+    const status = result.dataset.status;
+    if (status === "queued" || status === "running") {
+      const line = document.getElementById("status-line");
+      Unroll.waitForJob(result.dataset.jobUrl, (job) => {
+        if (line) line.textContent = job.status === "queued" ? "Waiting for a worker…" : "Looking at your photo…";
+      }, {interval: 250}).then(() => window.location.reload()).catch((err) => { if (line) line.textContent = err.message; });
+    }
+
+    const copy = document.getElementById("copy-permalink");
+    copy.addEventListener("click", async () => {
+      const field = document.getElementById("permalink");
+      try { await navigator.clipboard.writeText(field.value); } catch (e) { field.select(); document.execCommand("copy"); }
+      copy.textContent = "Copied";
+      setTimeout(() => { copy.textContent = "Copy"; }, 1500);
+    });
+
+    const data = JSON.parse(document.getElementById("caption-data").textContent || "null");
+    if (!data || !data.attention) return;
+    const photo = document.getElementById("photo"), canvas = document.getElementById("heatmap");
+    const label = document.getElementById("heatmap-label");
+    const chips = document.querySelectorAll(".word-chip");
+    let current = null;
+
+    function grid(weights) {
+      const rows = Array.isArray(weights[0]) ? weights : Array.from({length: 7}, (_, r) => weights.slice(r * 7, r * 7 + 7));
+      return rows;
+    }
+
+    function draw(index) {
+      current = index;
+      chips.forEach((chip) => chip.classList.toggle("active", Number(chip.dataset.index) === index));
+      const width = photo.clientWidth, height = photo.clientHeight;
+      canvas.width = width; canvas.height = height;
+      const ctx = canvas.getContext("2d");
+      ctx.clearRect(0, 0, width, height);
+      if (index === null) { label.textContent = "Hover, focus or tap a word to see where the model looked."; return; }
+      const rows = grid(data.attention[index]);
+      const n = rows.length, m = rows[0].length;
+      const peak = Math.max(...rows.flat(), 1e-9);
+      // Dim what the model ignored: a small n×m shade map, scaled up smoothly over the photo.
+      const small = document.createElement("canvas");
+      small.width = m; small.height = n;
+      const pixels = small.getContext("2d").createImageData(m, n);
+      rows.forEach((row, r) => row.forEach((w, c) => {
+        const i = 4 * (r * m + c);
+        pixels.data[i] = 10; pixels.data[i + 1] = 10; pixels.data[i + 2] = 30;
+        pixels.data[i + 3] = Math.round(200 * (1 - w / peak));
+      }));
+      small.getContext("2d").putImageData(pixels, 0, 0);
+      ctx.imageSmoothingEnabled = true;
+      ctx.imageSmoothingQuality = "high";
+      ctx.drawImage(small, 0, 0, width, height);
+      label.textContent = `Where the model looked while writing “${data.words[index]}”.`;
+    }
+
+    chips.forEach((chip) => {
+      const index = Number(chip.dataset.index);
+      chip.addEventListener("mouseenter", () => draw(index));
+      chip.addEventListener("focus", () => draw(index));
+      chip.addEventListener("click", () => draw(current === index ? null : index));
+    });
+    window.addEventListener("resize", () => draw(current));
+  }
+})();

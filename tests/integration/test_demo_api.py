@@ -1,0 +1,81 @@
+"""The demo JSON API end to end: HTTP -> job -> real worker -> real (tiny) models -> HTTP."""
+import io
+import json
+import urllib.error
+import urllib.request
+import uuid
+
+import pytest
+from PIL import Image
+
+pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
+
+
+def post_json(url, body):
+    request = urllib.request.Request(url, data=json.dumps(body).encode(), method="POST",
+                                     headers={"Content-Type": "application/json"})
+    try:
+        with urllib.request.urlopen(request, timeout=30) as response:
+            return response.status, json.loads(response.read())
+    except urllib.error.HTTPError as error:
+        return error.code, json.loads(error.read())
+
+
+def post_image(url, data, filename="photo.jpg", fields=None):
+    boundary = uuid.uuid4().hex
+    parts = []
+    for name, value in (fields or {}).items():
+        parts.append(f'--{boundary}\r\nContent-Disposition: form-data; name="{name}"\r\n\r\n{value}\r\n'.encode())
+    parts.append(f'--{boundary}\r\nContent-Disposition: form-data; name="image"; filename="{filename}"\r\n'
+                 f"Content-Type: application/octet-stream\r\n\r\n".encode() + data + b"\r\n")
+    body = b"".join(parts) + f"--{boundary}--\r\n".encode()
+    request = urllib.request.Request(url, data=body, method="POST",
+                                     headers={"Content-Type": f"multipart/form-data; boundary={boundary}"})
+    try:
+        with urllib.request.urlopen(request, timeout=60) as response:
+            return response.status, json.loads(response.read())
+    except urllib.error.HTTPError as error:
+        return error.code, json.loads(error.read())
+
+
+def jpeg(size=(224, 224), color=(200, 40, 40)):
+    out = io.BytesIO()
+    Image.new("RGB", size, color).save(out, "JPEG")
+    return out.getvalue()
+
+
+def test_next_word_api_answers_with_suggestions(live_server, celery_worker, lm_version):
+    status, body = post_json(f"{live_server.url}/api/next-word", {"text": "the cat sat on", "k": 4})
+    assert status == 200, body
+    assert len(body["suggestions"]) == 4
+    probs = [s["prob"] for s in body["suggestions"]]
+    assert probs == sorted(probs, reverse=True) and all(0 < p <= 1 for p in probs)
+    assert not {"<unk>", "<eos>"} & {s["word"] for s in body["suggestions"]}
+    assert body["model"]["label"] == "Tiny test LSTM" and body["model"]["version"] == lm_version.version
+
+
+def test_sample_and_inspect_jobs_finish(live_server, celery_worker, lm_version):
+    status, body = post_json(f"{live_server.url}/api/next-word/sample",
+                             {"text": "the market", "words": 5, "temperature": 0.8, "top_k": 10, "seed": 1})
+    assert status == 200 and body["status"] == "succeeded", body
+    assert len(body["result"]["continuation"]) == 5
+    status, body = post_json(f"{live_server.url}/api/next-word/inspect", {"text": "the cat sat on the mat"})
+    assert status == 200 and body["status"] == "succeeded", body
+    result = body["result"]
+    assert len(result["tokens"]) == len(result["gates"]["forget"])
+
+
+def test_caption_api_accepts_an_upload_and_the_job_finishes(live_server, celery_worker, caption_version):
+    status, body = post_image(f"{live_server.url}/api/captions", jpeg(), fields={"wait": "10"})
+    assert status == 200, body
+    assert body["status"] == "succeeded", body["error"]
+    result = body["result"]
+    assert result["caption"] and "<unk>" not in result["caption"]
+    assert len(result["attention"]) == len(result["words"])
+    assert body["page_url"].endswith(f"/caption/{body['id']}")
+
+
+def test_caption_api_without_wait_answers_202_with_the_job_url(live_server, celery_worker, caption_version):
+    status, body = post_image(f"{live_server.url}/api/captions", jpeg())
+    assert status == 202 and body["status"] in ("queued", "running", "succeeded")
+    assert body["url"].endswith(f"/api/jobs/{body['id']}")

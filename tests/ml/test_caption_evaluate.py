@@ -1,0 +1,118 @@
+"""evaluate / train / management commands on tiny folders made from a few shared Flickr8k photos.
+
+Skips when the shared Flickr8k copy is absent (set FLICKR8K_DIR to point at it).
+"""
+import json
+from pathlib import Path
+
+import pytest
+from django.core.management import CommandError, call_command
+
+from ml.caption.captioner import Captioner
+from ml.caption.data import DatasetLayoutError
+from ml.caption.evaluate import evaluate_folder, java_available, score_captions, simple_tokenize
+from ml.caption.testing import make_layout, sample_dataset, tiny_model_dir
+
+SHIPPED = Path(__file__).resolve().parents[2] / "models" / "caption-flickr8k"
+
+
+@pytest.fixture(scope="module")
+def sample():
+    try:
+        return sample_dataset(5)
+    except (FileNotFoundError, DatasetLayoutError):
+        pytest.skip("Flickr8k not found: set FLICKR8K_DIR (default <repo>/../shared/data/flickr8k)")
+
+
+@pytest.fixture(scope="module")
+def model_dir(tmp_path_factory):
+    """The shipped model when present, else a tiny random one (scores are then ~0 but well-formed)."""
+    if (SHIPPED / "weights.safetensors").is_file():
+        return SHIPPED
+    return tiny_model_dir(tmp_path_factory.mktemp("model") / "caption-tiny")
+
+
+def test_scores_perfect_and_bad():
+    refs = {"1": ["a dog runs on the grass", "a brown dog is running"], "2": ["two kids play in water"]}
+    perfect = score_captions(refs, {"1": "a dog runs on the grass", "2": "two kids play in water"}, meteor=False)
+    bad = score_captions(refs, {"1": "an airplane", "2": "a red car"}, meteor=False)
+    assert perfect["bleu1"] > 0.99 and perfect["bleu4"] > bad["bleu4"] and perfect["cider"] > bad["cider"]
+    assert simple_tokenize("A dog, running!") == "a dog running"
+
+
+@pytest.mark.parametrize("layout", ["kaggle", "flickr8k", "karpathy"])
+def test_evaluate_command_on_each_layout(tmp_path, sample, model_dir, layout, capsys):
+    images_dir, names, caps = sample
+    root = make_layout(tmp_path / layout, layout, images_dir, names, caps)
+    captions_file = next(p for p in root.rglob("*") if p.name in
+                         ("captions.txt", "Flickr8k.token.txt", "dataset_flickr8k.json"))
+    image_folder = next(p for p in root.iterdir() if p.is_dir() and p.name != "Flickr8k_text")
+    call_command("evaluate_captioner", "--images", str(image_folder), "--captions", str(captions_file),
+                 "--format", layout, "--beam", "2", "--json", "--model", str(model_dir))
+    out = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert out["n_images"] == 5 and out["seconds_per_image"] > 0
+    assert {"bleu1", "bleu2", "bleu3", "bleu4", "cider"} <= set(out)
+    assert ("meteor" in out) == java_available()
+    # Without --captions/--format the layout is detected from the dataset root.
+    call_command("evaluate_captioner", "--images", str(root), "--json", "--model", str(model_dir), "--beam", "1")
+    assert json.loads(capsys.readouterr().out.strip().splitlines()[-1])["n_images"] == 5
+
+
+def test_evaluate_folder_reports_speed_and_words(sample, model_dir):
+    images_dir, names, caps = sample
+    metrics = evaluate_folder(Captioner.from_dir(model_dir), images_dir, caps, beam=3, meteor=False)
+    assert metrics["n_images"] == 5 and metrics["unk_captions"] == 0
+    assert set(metrics["hypotheses"]) == set(names)
+
+
+def test_evaluate_command_bad_folder(tmp_path, model_dir):
+    with pytest.raises(CommandError):
+        call_command("evaluate_captioner", "--images", str(tmp_path), "--model", str(model_dir))
+
+
+def test_caption_image_command(sample, model_dir, capsys, tmp_path):
+    images_dir, names, _ = sample
+    call_command("caption_image", str(images_dir / names[0]), "--beam", "3", "--model", str(model_dir))
+    lines = capsys.readouterr().out.strip().splitlines()
+    assert lines[0] and lines[1].strip().startswith("1. ")
+    bad = tmp_path / "fake.jpg"
+    bad.write_text("not an image")
+    with pytest.raises(CommandError, match="not a readable image"):
+        call_command("caption_image", str(bad), "--model", str(model_dir))
+
+
+def test_train_smoke_progress_stop_and_resume(tmp_path, sample):
+    from ml.caption.train import TrainConfig, train
+
+    images_dir, _, _ = sample
+    _, names, caps = sample_dataset(12)
+    root = make_layout(tmp_path / "ds", "kaggle", images_dir, names, caps)
+    (tmp_path / "train.txt").write_text("\n".join(names[:8]))
+    (tmp_path / "val.txt").write_text("\n".join(names[8:]))
+    cfg = TrainConfig(data_dir=str(root), train_split=str(tmp_path / "train.txt"),
+                      val_split=str(tmp_path / "val.txt"), out_dir=str(tmp_path / "run"),
+                      export_dir=str(tmp_path / "export"), cache_root=str(tmp_path / "cache"),
+                      min_freq=1, embed_dim=16, hidden_dim=16, attention_dim=16, proj_dim=16,
+                      batch_images=4, max_epochs=2, warmup_steps=1, val_beam=2, num_threads=0)
+    events = []
+    stop_after = {"n": 0}
+
+    def should_stop():
+        stop_after["n"] += 1
+        return stop_after["n"] > 3            # let 3 steps run, then stop mid-training
+
+    first = train(cfg, on_progress=events.append, should_stop=should_stop)
+    assert first["status"] == "stopped" and first["step"] == 3
+    assert (tmp_path / "run" / "last" / "trainer.json").is_file()
+    epoch_events = [e for e in events if e["event"] == "epoch"]
+    assert epoch_events and {"bleu4", "cider"} <= set(epoch_events[0]["val"])
+    step = next(e for e in events if e["event"] == "step")
+    assert {"epoch", "step", "total_steps", "loss"} <= set(step)
+
+    events.clear()
+    second = train(cfg, on_progress=events.append)
+    assert events[0]["event"] == "resumed" and events[0]["step"] == 3
+    assert second["status"] == "finished" and second["step"] == 4
+    exported = Captioner.from_dir(second["export_dir"])
+    assert isinstance(exported.caption(images_dir / names[0])["caption"], str)
+    assert json.loads((Path(second["export_dir"]) / "metrics.json").read_text())["val"]

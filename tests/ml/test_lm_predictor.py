@@ -1,0 +1,101 @@
+"""NextWordPredictor on a tiny trained model: suggestions, sampling, inspector, edge cases, probes."""
+import math
+
+import pytest
+
+from ml.lm.predictor import NextWordPredictor
+from ml.lm.probes import load_probes, score
+from ml.lm.testing import tiny_corpus
+from ml.lm.train import TrainConfig, train
+
+
+@pytest.fixture(scope="module", params=["lstm", "gru", "rnn_tanh"])
+def predictor(request, tmp_path_factory):
+    run = tmp_path_factory.mktemp(f"run-{request.param}")
+    cfg = TrainConfig(corpus="tiny", cell=request.param, emsize=24, nhid=24, nlayers=2, batch_size=8, bptt=10,
+                      epochs=4, lr=2e-2, warmup_steps=0, ema=0.0, dropout_emb=0, dropout_hid=0, dropout_out=0,
+                      threads=1, slot="tiny", label="Tiny")
+    res = train(cfg, run, corpus=tiny_corpus())
+    return NextWordPredictor.from_dir(res["best_dir"])
+
+
+def test_suggest_learns_the_grammar(predictor):
+    out = predictor.suggest("the cat sat on", k=3)
+    assert len(out) == 3 and set(out[0]) == {"word", "prob"}
+    assert out[0]["word"] in {"the", "a", "some"}
+    assert all(0 < s["prob"] <= 1 for s in out)
+    assert out == sorted(out, key=lambda s: -s["prob"])
+
+
+def test_suggest_hides_specials_unless_asked(predictor):
+    words = [s["word"] for s in predictor.suggest("the cat sat on the mat", k=len(predictor.vocab) - 2)]
+    assert "<unk>" not in words and "<eos>" not in words
+    top = predictor.suggest("the cat sat on the mat", k=1, include_special=True)
+    assert top[0]["word"] == "<eos>"  # every training sentence ends after its object
+
+
+@pytest.mark.parametrize("bad", ["", "   ", "\n\t", "?!...", None, 42])
+def test_empty_or_bad_prompt_is_a_value_error(predictor, bad):
+    with pytest.raises(ValueError):
+        predictor.suggest(bad)
+
+
+@pytest.mark.parametrize("kwargs", [dict(k=0), dict(k=10**6), dict(k="5"), dict(k=1.5)])
+def test_bad_k(predictor, kwargs):
+    with pytest.raises(ValueError):
+        predictor.suggest("the cat", **kwargs)
+
+
+def test_unknown_unicode_control_and_huge_prompts(predictor):
+    assert len(predictor.suggest("zzq \u00fc\u00f1\u00ee\u00e7\u00f8d\u00e9 \U0001f600 xyzzy")) == 5
+    assert len(predictor.suggest("the cat\x00\x1b[31m sat\u200b on")) == 5
+    huge = ("the dog liked a house " * 2000)[:10000]
+    assert len(huge) == 10000
+    assert predictor.tokens(huge)[-1] == "house" or len(predictor.tokens(huge)) == predictor.max_context
+    assert len(predictor.suggest(huge)) == 5
+    assert len(predictor.inspect(huge)["tokens"]) == predictor.max_inspect_tokens
+
+
+def test_sample_is_seeded_and_validated(predictor):
+    a = predictor.sample("the cat", n_words=12, seed=3)
+    b = predictor.sample("the cat", n_words=12, seed=3)
+    assert a == b and len(a) == 12 and "<unk>" not in a
+    assert predictor.sample("the cat", n_words=5, temperature=0.01, top_k=1, seed=0)[0] in {"sat", "looked", "bought",
+                                                                                            "sold", "liked"}
+    for kwargs in (dict(n_words=0), dict(temperature=0), dict(temperature=float("nan")), dict(top_k=-1)):
+        with pytest.raises(ValueError):
+            predictor.sample("the cat", **kwargs)
+
+
+def test_inspect_shapes(predictor):
+    r = predictor.inspect("the cat sat on the mat")
+    T, L = len(r["tokens"]), r["layers"]
+    assert r["tokens"] == ["the", "cat", "sat", "on", "the", "mat"]
+    assert len(r["hidden_norm"]) == T and all(len(row) == L for row in r["hidden_norm"])
+    expected = {"lstm": {"forget", "input", "output"}, "gru": {"reset", "update"}}.get(r["cell"], set())
+    assert set(r["gates"]) == expected
+    for rows in r["gates"].values():
+        assert len(rows) == T and all(0 <= v <= 1 for row in rows for v in row)
+    assert len(r["token_prob"]) == T and all(0 < p <= 1 for p in r["token_prob"])
+    assert len(r["next"]) == 5
+    if r["cell"] == "lstm":
+        assert len(r["cell_norm"]) == T
+
+
+def test_probe_scoring(predictor):
+    probes = [{"id": "x", "prompt": "the cat sat on the mat and the dog looked at", "cue": "cat",
+               "answer": "the", "contrast": "the dog sat on the mat and the dog looked at"},
+              {"id": "oov", "prompt": "the cat", "cue": "cat", "answer": "zebra"}]
+    r = score(predictor, probes)
+    assert r["summary"]["n"] == 1 and r["summary"]["skipped"] == 1
+    row = r["probes"][0]
+    assert row["rank"] >= 1 and 0 < row["prob"] <= 1 and math.isfinite(row["lift"])
+    assert row["distance"] >= 10
+
+
+def test_shipped_probe_files_are_long_range():
+    from ml.lm.probes import cue_distance
+    for corpus in ("ptb", "shakespeare"):
+        probes = load_probes(corpus)
+        assert len(probes) >= 8
+        assert all(cue_distance(p) >= 10 for p in probes)

@@ -1,0 +1,95 @@
+from django.http import FileResponse, Http404, HttpResponse, JsonResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
+from django.views.decorators.cache import cache_control
+from django.views.decorators.csrf import csrf_exempt
+from django.views.decorators.http import require_GET, require_POST
+
+from webapp.jobs import services as jobs
+from webapp.jobs.api import job_payload
+from webapp.jobs.models import Job
+
+from . import samples, services
+from .forms import CaptionForm
+from .images import ACCEPTED_LABEL, MAX_UPLOAD_BYTES
+
+MAX_WAIT_SECONDS = 10
+
+
+def _session_key(request):
+    if not request.session.session_key:
+        request.session.save()
+    return request.session.session_key
+
+
+def _page_context(form=None):
+    return {"form": form or CaptionForm(), "samples": samples.available(), "accepted": ACCEPTED_LABEL,
+            "max_mb": MAX_UPLOAD_BYTES // 1_048_576}
+
+
+def page(request):
+    """The upload page; a plain form POST works without JavaScript too."""
+    if request.method == "POST":
+        form = CaptionForm(request.POST, request.FILES)
+        if form.is_valid():
+            try:
+                job = services.request_caption(form.normalised, form.image_info, beam=form.cleaned_data["beam"],
+                                               owner=request.user, session_key=_session_key(request))
+            except jobs.JobError as exc:
+                form.add_error(None, str(exc))
+            else:
+                return redirect("captions:result", job_id=job.pk)
+        return render(request, "captions/page.html", _page_context(form), status=400)
+    return render(request, "captions/page.html", _page_context())
+
+
+def result(request, job_id):
+    job = get_object_or_404(Job.objects.select_related("model_version"), pk=job_id, kind=Job.Kind.CAPTION)
+    return render(request, "captions/result.html", {"job": job, "payload": job_payload(job, request)})
+
+
+@cache_control(max_age=3600, private=True)
+def image(request, job_id):
+    """The stored upload: always the JPEG we re-encoded, never the visitor's original bytes."""
+    job = get_object_or_404(Job, pk=job_id, kind=Job.Kind.CAPTION)
+    if not job.input_file:
+        raise Http404("no image")
+    response = FileResponse(job.input_file.open("rb"), content_type="image/jpeg")
+    response["Content-Disposition"] = "inline; filename=photo.jpg"
+    return response
+
+
+@require_GET
+@cache_control(max_age=86400, public=True)
+def sample(request, name):
+    data = samples.jpeg_bytes(name)
+    if data is None:
+        raise Http404("unknown sample")
+    return HttpResponse(data, content_type="image/jpeg")
+
+
+@csrf_exempt  # a plain HTTP client may call the API; abuse is bounded by limits, not CSRF
+@require_POST
+def caption_api(request):
+    """multipart `image` (+ optional `beam`, `wait` seconds) -> 202 with the job, or 200 if it finished in time."""
+    form = CaptionForm(request.POST, request.FILES)
+    if not form.is_valid():
+        field, errors = next(iter(form.errors.items()))
+        return JsonResponse({"error": errors[0], "field": field}, status=400)
+    try:
+        wait = float(request.POST.get("wait") or 0)
+    except ValueError:
+        wait = -1
+    if not 0 <= wait <= MAX_WAIT_SECONDS:
+        return JsonResponse({"error": f"'wait' must be between 0 and {MAX_WAIT_SECONDS} seconds.", "field": "wait"},
+                            status=400)
+    try:
+        job = services.request_caption(form.normalised, form.image_info, beam=form.cleaned_data["beam"],
+                                       owner=request.user, session_key=request.session.session_key or "")
+    except jobs.JobError as exc:
+        return JsonResponse({"error": str(exc)}, status=503)
+    if wait:
+        job = jobs.wait_for_job(job.pk, wait)
+    body = job_payload(job, request)
+    body["page_url"] = request.build_absolute_uri(reverse("captions:result", args=[job.pk]))
+    return JsonResponse(body, status=200 if job.is_finished else 202)
