@@ -6,7 +6,7 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_POST
 
 from webapp.jobs import services as jobs
-from webapp.jobs.api import job_payload
+from webapp.jobs.api import ensure_session, job_payload
 from webapp.jobs.models import Job
 
 from . import samples, services
@@ -14,12 +14,6 @@ from .forms import CaptionForm
 from .images import ACCEPTED_LABEL, MAX_UPLOAD_BYTES
 
 MAX_WAIT_SECONDS = 10
-
-
-def _session_key(request):
-    if not request.session.session_key:
-        request.session.save()
-    return request.session.session_key
 
 
 def _page_context(form=None):
@@ -34,12 +28,13 @@ def page(request):
         if form.is_valid():
             try:
                 job = services.request_caption(form.normalised, form.image_info, beam=form.cleaned_data["beam"],
-                                               owner=request.user, session_key=_session_key(request))
+                                               owner=request.user, session_key=ensure_session(request))
             except jobs.JobError as exc:
                 form.add_error(None, str(exc))
             else:
                 return redirect("captions:result", job_id=job.pk)
         return render(request, "captions/page.html", _page_context(form), status=400)
+    ensure_session(request)
     return render(request, "captions/page.html", _page_context())
 
 

@@ -44,3 +44,10 @@ def job_payload(job, request=None):
         "model_version": job.model_version.as_dict() if job.model_version_id else None,
         "timings": job.timings(),
     }
+
+
+def ensure_session(request):
+    """Give a page visitor a session, so the jobs they start show in their history."""
+    if not request.session.session_key:
+        request.session.save()
+    return request.session.session_key

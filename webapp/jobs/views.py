@@ -1,5 +1,7 @@
+from django.core.paginator import Paginator
+from django.db.models import Q
 from django.http import JsonResponse
-from django.shortcuts import get_object_or_404
+from django.shortcuts import get_object_or_404, render
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_POST
 
@@ -36,3 +38,18 @@ def diagnostic_api(request):
         job = services.wait_for_job(job.pk, wait)
     return JsonResponse(job_payload(job, request), status=200 if job.is_finished else 202)
 
+
+
+HISTORY_KINDS = (Job.Kind.CAPTION, Job.Kind.SAMPLE)
+
+
+def history(request):
+    """Recent results with permalinks: a visitor sees their own, staff see everyone's."""
+    jobs = Job.objects.filter(kind__in=HISTORY_KINDS).select_related("model_version")
+    if not request.user.is_staff:
+        mine = Q(session_key=request.session.session_key) if request.session.session_key else Q(pk__in=[])
+        if request.user.is_authenticated:
+            mine |= Q(owner=request.user)
+        jobs = jobs.filter(mine)
+    page = Paginator(jobs.order_by("-queued_at"), 20).get_page(request.GET.get("page"))
+    return render(request, "jobs/history.html", {"page": page, "everyone": request.user.is_staff})

@@ -3,7 +3,7 @@ import functools
 import json
 from pathlib import Path
 
-PROBES_FILE = Path(__file__).resolve().parents[2] / "ml" / "lm" / "probes.json"
+PROBES_FILE = Path(__file__).resolve().parents[2] / "ml" / "lm" / "data" / "probes_ptb.json"
 
 
 @functools.lru_cache(maxsize=1)

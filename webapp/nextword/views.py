@@ -3,7 +3,7 @@ from django.shortcuts import render
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 
-from webapp.jobs.api import ApiError, job_payload, json_body
+from webapp.jobs.api import ApiError, ensure_session, job_payload, json_body
 from webapp.jobs.models import Job
 from webapp.jobs.services import JobError
 
@@ -11,6 +11,7 @@ from . import forms, probes, services
 
 
 def page(request):
+    ensure_session(request)
     return render(request, "nextword/page.html", {
         "models": forms.model_choices(),
         "default_model": forms.PromptForm().default_model,

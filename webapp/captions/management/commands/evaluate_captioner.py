@@ -28,13 +28,15 @@ class Command(BaseCommand):
         parser.add_argument("--batch-size", type=int, default=16)
         parser.add_argument("--threads", type=int, default=0)
         parser.add_argument("--save-captions", help="write {image: caption} JSON here")
+        parser.add_argument("--no-meteor", action="store_true", help="skip METEOR (it starts a slow Java process)")
         parser.add_argument("--json", action="store_true")
 
     def handle(self, *args, **o):
         try:
             images_dir, refs = self._references(o)
             captioner = Captioner.from_dir(o["model"], num_threads=o["threads"] or None)
-            metrics = evaluate_folder(captioner, images_dir, refs, beam=o["beam"], batch_size=o["batch_size"])
+            metrics = evaluate_folder(captioner, images_dir, refs, beam=o["beam"], batch_size=o["batch_size"],
+                                      meteor=False if o["no_meteor"] else None)
         except (FileNotFoundError, DatasetLayoutError, CheckpointError, ImageLoadError) as exc:
             raise CommandError(str(exc)) from exc
         if o["save_captions"]:
