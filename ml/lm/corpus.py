@@ -110,7 +110,7 @@ def shakespeare(vocab: Vocab | None = None, directory: str | Path | None = None)
         splits["train"] += lines[:a]
         splits["valid"] += lines[a:b]
         splits["test"] += lines[b:]
-    return _from_line_splits("shakespeare", splits, f"Shakespeare, {len(files)} plays; " + SHAKESPEARE_SPLIT,
+    return _from_line_splits("shakespeare", splits, f"Shakespeare, {len(files)} works; " + SHAKESPEARE_SPLIT,
                              vocab, max_vocab=10000, min_freq=2)
 
 

@@ -351,6 +351,23 @@ def train(cfg: TrainConfig, run_dir: str | Path, on_progress: Callable[[dict], N
             status = "early_stopped"
         _save_last(run, model, ema, opt, hidden, st)
         last_ckpt = time.time()
+    if status == "budget" and st["batch_pos"] > 0:
+        # A budget stop mid-epoch still validates, so short runs leave a usable best/ behind.
+        if ema is not None:
+            ema.swap(model)
+        valid_ppl = math.exp(evaluate(model, valid_data, cfg.bptt)[0])
+        if st["best_valid_ppl"] is None or valid_ppl < st["best_valid_ppl"]:
+            st["best_valid_ppl"] = valid_ppl
+            st["history"].append({"epoch": st["epoch"] - 1 + st["batch_pos"] / train_data.size(0),
+                                  "step": st["step"], "valid_ppl": round(valid_ppl, 3), "lr": lr,
+                                  "train_wall_s": round(st["train_wall_s"], 1), "partial_epoch": True})
+            save_best(valid_ppl)
+        if ema is not None:
+            ema.swap(model)
+        emit({"event": "epoch", "epoch": st["epoch"], "step": st["step"], "total_steps": total_steps,
+              "loss": math.log(valid_ppl), "ppl": valid_ppl, "tokens_per_s": st.get("tokens_per_s") or 0.0,
+              "grad_norm": grad_norm, "lr": lr, "elapsed_s": st["train_wall_s"], "valid_ppl": valid_ppl,
+              "best_valid_ppl": st["best_valid_ppl"], "partial": True})
     if status in ("cancelled", "budget", "diverged"):
         _save_last(run, model, ema, opt, hidden, st)
     st["status"] = status

@@ -114,3 +114,10 @@ def test_checkpoint_round_trip_exact(tmp_path):
 def test_load_rejects_non_model_dir(tmp_path):
     with pytest.raises(FileNotFoundError):
         ckpt.load_model_dir(tmp_path)
+
+
+def test_budget_stop_validates_and_keeps_best(tmp_path):
+    res = train(TrainConfig(**TINY | {"max_minutes": 1e-9}), tmp_path, corpus=tiny_corpus())
+    assert res["status"] == "budget" and res["step"] == 1
+    assert res["best_valid_ppl"] is not None and (tmp_path / "best" / "config.json").is_file()
+    assert (tmp_path / "last" / "state.json").is_file()

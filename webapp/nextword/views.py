@@ -22,7 +22,10 @@ def page(request):
 
 def _run(request, form_class, kind, answer):
     try:
-        form = form_class(json_body(request))
+        data = json_body(request)
+        if not isinstance(data.get("text", ""), str):
+            raise ApiError("'text' must be a string.", field="text")
+        form = form_class(data)
         if not form.is_valid():
             field, message = forms.first_error(form)
             raise ApiError(message, field=field)

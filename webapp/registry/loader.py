@@ -4,12 +4,16 @@ Every job asks for the active version of its slot (one indexed query), so activa
 version in the admin takes effect on the next job without restarting workers; a job already running keeps the
 model object it started with.
 """
+import logging
 import threading
 from collections import OrderedDict
+
+from celery.signals import worker_process_init
 
 from .models import ModelVersion
 from .services import resolve_path
 
+logger = logging.getLogger(__name__)
 MAX_LOADED = 8
 _loaded = OrderedDict()  # version id -> loaded model object
 _lock = threading.Lock()
@@ -54,3 +58,23 @@ def active_model(kind, slot):
     if version is None:
         raise ModelUnavailable(f"No active {ModelVersion.Kind(kind).label.lower()} for '{slot}'.")
     return version, get_model(version)
+
+
+def preload_active_models():
+    """Load every active version now, so the first visitor does not wait for a model to load."""
+    from django.db import connection
+
+    try:
+        for version in ModelVersion.objects.filter(is_active=True):
+            try:
+                get_model(version)
+            except Exception as exc:  # a broken checkpoint must not stop the worker; its jobs will fail clearly
+                logger.warning("could not preload %s: %s", version, exc)
+    finally:
+        connection.close()
+
+
+@worker_process_init.connect
+def _preload_in_background(**kwargs):
+    # In a thread: Celery kills a pool process whose init takes more than a few seconds.
+    threading.Thread(target=preload_active_models, name="model-preload", daemon=True).start()
