@@ -79,3 +79,24 @@ def test_caption_api_without_wait_answers_202_with_the_job_url(live_server, cele
     status, body = post_image(f"{live_server.url}/api/captions", jpeg())
     assert status == 202 and body["status"] in ("queued", "running", "succeeded")
     assert body["url"].endswith(f"/api/jobs/{body['id']}")
+
+
+def test_a_broken_file_that_reaches_the_worker_fails_the_job_and_the_worker_carries_on(
+        celery_worker, caption_version, wait_until):
+    from django.core.files.base import ContentFile
+
+    from webapp.jobs import services
+    from webapp.jobs.models import Job
+
+    broken = services.create_job(Job.Kind.CAPTION, {"beam": 3}, input_file=ContentFile(b"\x00garbage", name="x.jpg"),
+                                 model_version=caption_version)
+    done = wait_until(lambda: (j := Job.objects.get(pk=broken.pk)).is_finished and j, timeout=60,
+                      message="the broken job to end")
+    assert done.status == Job.Status.FAILED and "Could not caption this image" in done.error
+
+    good = services.create_job(Job.Kind.CAPTION, {"beam": 1}, input_file=ContentFile(jpeg(), name="ok.jpg"),
+                               model_version=caption_version)
+    done = wait_until(lambda: (j := Job.objects.get(pk=good.pk)).is_finished and j, timeout=60,
+                      message="the next job to end")
+    assert done.status == Job.Status.SUCCEEDED, done.error
+    assert celery_worker.proc.poll() is None
