@@ -45,7 +45,8 @@ def time_steps(cell="lstm", emsize=650, nhid=650, nlayers=2, batch=20, bptt=35, 
         def fwd(x, y, hidden):
             with torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
                 h, hidden = model.features(x, hidden)
-                return asm(h.reshape(-1, h.size(-1)).float(), y.reshape(-1)).loss, hidden
+            # AdaptiveLogSoftmaxWithLoss mixes dtypes internally, so it runs in float32.
+            return asm(h.reshape(-1, h.size(-1)).float(), y.reshape(-1)).loss, hidden
     else:
         params = list(model.parameters())
 

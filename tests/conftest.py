@@ -48,6 +48,7 @@ def worker_env(django_db_setup, redis_url):
         DATABASE_URL=database_url(settings.DATABASES["default"]),
         REDIS_URL=redis_url,
         MEDIA_ROOT=str(settings.MEDIA_ROOT),
+        UNROLL_TEST_VAR_DIR=str(settings.VAR_DIR),
         PYTHONUNBUFFERED="1",
     )
     return env

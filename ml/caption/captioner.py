@@ -20,7 +20,7 @@ import torch
 from .checkpoint import load_model
 from .data import preprocess
 from .decode import Hypothesis, decode
-from .decoder import AttentionDecoder
+from .decoder import AttentionDecoder, quantize_int8
 from .encoder import GRID, Encoder
 from .vocab import Vocab
 
@@ -28,22 +28,30 @@ from .vocab import Vocab
 class Captioner:
     """Encoder + decoder + vocab in eval mode. Thread-compatible for reads; not re-entrant for set_*."""
 
-    def __init__(self, encoder: Encoder, decoder: AttentionDecoder, vocab: Vocab, config: dict | None = None):
-        self.encoder = encoder.eval().to(memory_format=torch.channels_last)
-        self.decoder = decoder.eval()
-        self.vocab = vocab
+    def __init__(self, encoder: Encoder, decoder: AttentionDecoder, vocab: Vocab, config: dict | None = None,
+                 int8: bool | None = None):
+        """``int8``: int8 dynamic quantisation of the decoder (None = the model config's
+        ``inference.int8_decoder``, which is only set when it was checked not to cost quality)."""
         self.config = config or {}
+        self.encoder = encoder.eval()
+        self.trunk = encoder.inference_trunk()
+        if int8 is None:
+            int8 = bool(self.config.get("inference", {}).get("int8_decoder", False))
+        self.int8 = int8
+        self.decoder = quantize_int8(decoder) if int8 else decoder.eval()
+        self.vocab = vocab
         self.decode_options = dict(self.config.get("decode", {}))
         self.default_beam = int(self.decode_options.pop("beam", 3))
         self.manifest = self.config.get("manifest", {})
 
     @classmethod
-    def from_dir(cls, path, num_threads: int | None = None, warmup: bool = True) -> "Captioner":
+    def from_dir(cls, path, num_threads: int | None = None, warmup: bool = True,
+                 int8: bool | None = None) -> "Captioner":
         """Load a model directory (see :mod:`ml.caption.checkpoint`); optionally set torch threads."""
         if num_threads:
             torch.set_num_threads(num_threads)
         encoder, decoder, vocab, config = load_model(Path(path))
-        cap = cls(encoder, decoder, vocab, config)
+        cap = cls(encoder, decoder, vocab, config, int8=int8)
         if warmup:
             cap.warmup()
         return cap
@@ -57,7 +65,8 @@ class Captioner:
     def encode(self, images: torch.Tensor) -> torch.Tensor:
         """``(N, 3, 224, 224)`` -> ``(N, 49, 1280)``."""
         with torch.inference_mode():
-            return self.encoder(images.contiguous(memory_format=torch.channels_last))
+            fmap = self.trunk(images.contiguous(memory_format=torch.channels_last))  # (N, 1280, 7, 7)
+            return fmap.flatten(2).transpose(1, 2)
 
     def _result(self, hyps: list[Hypothesis], attention: bool) -> dict:
         best = hyps[0]

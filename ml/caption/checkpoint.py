@@ -8,10 +8,11 @@
     config.json           {"format_version", "manifest", "decoder": DecoderConfig,
                            "encoder": {"arch", "weights", "weights_sha256", "fine_tune_blocks"},
                            "decode": {"beam", "max_len", "length_alpha", "block_ngram"},
-                           "preprocess"}
+                           "inference": {"int8_decoder"}, "preprocess"}
     vocab.json            {"itos": [...], "min_freq", "counts"}
     metrics.json          {"val": {...}, "test": {...}, "command": "...", ...}
-    manifest.json         {"kind": "caption", "slot": "flickr8k", "label": "...", ...}
+    unroll.json           manifest read by the web app's model registry:
+                          {"kind": "caption", "slot": "flickr8k", "label": "...", "name", "files", ...}
 
 The manifest is also embedded in config.json under ``"manifest"``.
 """
@@ -33,6 +34,8 @@ from .features import PREPROCESS_VERSION
 from .vocab import Vocab
 
 FORMAT_VERSION = 1
+MANIFEST_NAME = "unroll.json"
+FILES = ["weights.safetensors", "config.json", "vocab.json", "metrics.json"]
 DEFAULT_DECODE = {"beam": 3, "max_len": 20, "length_alpha": 0.7, "block_ngram": 3}
 
 
@@ -55,7 +58,8 @@ def _decoder_tensors(decoder: AttentionDecoder, dtype) -> dict[str, torch.Tensor
 
 def save_model(directory, decoder: AttentionDecoder, vocab: Vocab, encoder: Encoder | None = None,
                metrics: dict | None = None, manifest: dict | None = None,
-               decode: dict | None = None, dtype=torch.float16) -> Path:
+               decode: dict | None = None, inference: dict | None = None,
+               dtype=torch.float16) -> Path:
     """Write a model directory atomically (temp dir + rename), return its path."""
     directory = Path(directory)
     directory.parent.mkdir(parents=True, exist_ok=True)
@@ -65,7 +69,7 @@ def save_model(directory, decoder: AttentionDecoder, vocab: Vocab, encoder: Enco
     if fine_tune:
         tensors.update({f"encoder.{k}": (v.to(dtype) if v.is_floating_point() else v).contiguous()
                         for k, v in encoder.trainable_state_dict().items()})
-    manifest = manifest or make_manifest()
+    manifest = {**(manifest or make_manifest()), "name": directory.name, "files": FILES}
     config = {
         "format_version": FORMAT_VERSION,
         "manifest": manifest,
@@ -73,11 +77,12 @@ def save_model(directory, decoder: AttentionDecoder, vocab: Vocab, encoder: Enco
         "encoder": {"arch": "mobilenet_v2", "weights": WEIGHTS_REF,
                     "weights_sha256": imagenet_weights_sha256(), "fine_tune_blocks": fine_tune},
         "decode": {**DEFAULT_DECODE, **(decode or {})},
+        "inference": {"int8_decoder": False, **(inference or {})},
         "preprocess": PREPROCESS_VERSION,
     }
     save_file(tensors, str(tmp / "weights.safetensors"), metadata={"format": "pt", "kind": "caption"})
     (tmp / "config.json").write_text(json.dumps(config, indent=2))
-    (tmp / "manifest.json").write_text(json.dumps(manifest, indent=2))
+    (tmp / MANIFEST_NAME).write_text(json.dumps(manifest, indent=2))
     (tmp / "metrics.json").write_text(json.dumps(metrics or {}, indent=2))
     vocab.save(tmp / "vocab.json")
     if directory.exists():

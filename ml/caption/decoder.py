@@ -121,6 +121,21 @@ class AttentionDecoder(nn.Module):
         return logits, alphas
 
 
+def quantize_int8(decoder: AttentionDecoder) -> AttentionDecoder:
+    """Copy of ``decoder`` with int8 dynamic quantisation of its Linear and LSTMCell layers.
+
+    Decoding one image is bound by reading the weights at every step (batch = beam width), so
+    4x smaller weights give a ~3-4x faster beam search on CPU. Inference only.
+    """
+    import copy
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # torch.ao deprecation notice (pointing at torchao)
+        return torch.ao.quantization.quantize_dynamic(
+            copy.deepcopy(decoder).eval(), {nn.Linear, nn.LSTMCell}, dtype=torch.qint8)
+
+
 def doubly_stochastic_penalty(alphas: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
     """Mean over captions and cells of ``(1 - sum_t alpha_ti)^2``: every cell gets attended ~once.
 

@@ -5,6 +5,7 @@ Weights are torchvision's ``MobileNet_V2_Weights.IMAGENET1K_V1`` shipped offline
 """
 from __future__ import annotations
 
+import copy
 import hashlib
 from functools import lru_cache
 from importlib import resources
@@ -83,6 +84,17 @@ class Encoder(nn.Module):
         n_total = len(self.features)
         keep = tuple(f"features.{i}." for i in range(n_total - self.fine_tune_blocks, n_total))
         return {k: v for k, v in self.state_dict().items() if k.startswith(keep)}
+
+    def inference_trunk(self) -> nn.Module:
+        """A copy of ``features`` for inference: BatchNorm folded into the convolutions and
+        channels_last memory (about 2x faster on CPU); same outputs up to ~1e-5.
+
+        ``trunk(images (B, 3, 224, 224) channels_last) -> (B, 1280, 7, 7)``.
+        """
+        from torch.fx.experimental.optimization import fuse
+
+        trunk = fuse(copy.deepcopy(self.features).eval())
+        return trunk.to(memory_format=torch.channels_last)
 
     def forward(self, images: torch.Tensor) -> torch.Tensor:
         fmap = self.features(images)                   # (B, 1280, 7, 7)

@@ -78,6 +78,11 @@ class TrainConfig:
     num_threads: int = 0                   # 0 = leave torch's default
     bf16: bool = True                      # bf16 autocast for the training pass (~2x on AVX512-BF16 CPUs)
     resume: bool = True
+    # self-critical fine-tuning (CIDEr-D reward) after cross-entropy training; 0 = off
+    scst_epochs: int = 0
+    scst_lr: float = 2e-5
+    scst_samples: int = 5
+    scst_patience: int = 2
     command: str = ""                      # recorded in metrics.json
 
     def decoder_config(self, vocab_size: int) -> DecoderConfig:
@@ -109,6 +114,10 @@ class _Data:
             self.features = {"train": cache.stack(self.train_names), "val": cache.stack(self.val_names)}
             self.row = {"train": {n: i for i, n in enumerate(self.train_names)},
                         "val": {n: i for i, n in enumerate(self.val_names)}}
+
+    def features_for(self, names: list[str]) -> torch.Tensor:
+        rows = torch.tensor([self.row["train"][n] for n in names])
+        return self.features["train"][rows].float()
 
     def images(self, names: list[str]) -> torch.Tensor:
         return torch.stack([preprocess(self.images_dir / n) for n in names])
@@ -235,80 +244,16 @@ def train(cfg: TrainConfig, on_progress: Callable[[dict], None] | None = None,
             emit({"event": "resumed", "epoch": state["epoch"], "step": state["global_step"]})
 
     t_start = time.time() - state["elapsed_s"]
-    last_save = time.time()
-    status = "finished"
-    while state["epoch"] < cfg.max_epochs:
-        epoch = state["epoch"]
-        order = torch.randperm(len(data.train_names), generator=torch.Generator().manual_seed(cfg.seed + epoch))
-        names = [data.train_names[i] for i in order]
-        decoder.train()
-        encoder.train()
-        running = []
-        for b in range(state["step_in_epoch"], steps_per_epoch):
-            if stop():
-                status = "stopped"
-                break
-            if cfg.time_budget_s and time.time() - t_start > cfg.time_budget_s:
-                status = "time_budget"
-                break
-            factor = _lr_factor(state["global_step"], total_steps, cfg)
-            for g, base in zip(optimizer.param_groups, base_lrs):
-                g["lr"] = base * factor
-            inputs, captions, lengths, index = data.batch(names[b * cfg.batch_images:(b + 1) * cfg.batch_images])
-            with torch.autocast("cpu", dtype=torch.bfloat16, enabled=cfg.bf16):
-                features = inputs if data.features is not None else encoder(inputs)
-                logits, alphas = decoder(features, captions, lengths, index)
-            loss, ce = caption_loss(logits.float(), captions, lengths, alphas.float(), cfg.alpha_c,
-                                    cfg.label_smoothing)
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            if cfg.grad_clip:
-                torch.nn.utils.clip_grad_norm_(decoder.parameters(), cfg.grad_clip)
-            optimizer.step()
-            running.append((loss.item(), ce.item()))
-            state["step_in_epoch"] = b + 1
-            state["global_step"] += 1
-            state["elapsed_s"] = time.time() - t_start
-            if state["global_step"] % 10 == 0 or b == steps_per_epoch - 1:
-                emit({"event": "step", "epoch": epoch + 1, "epochs": cfg.max_epochs,
-                      "step": state["global_step"], "total_steps": total_steps,
-                      "loss": float(np.mean([x[0] for x in running[-10:]])),
-                      "ce": float(np.mean([x[1] for x in running[-10:]])),
-                      "lr": optimizer.param_groups[0]["lr"], "elapsed_s": round(state["elapsed_s"], 1)})
-            if time.time() - last_save > cfg.checkpoint_every_s:
-                _save_last(run, encoder, decoder, data.vocab, optimizer, state)
-                last_save = time.time()
-        if status != "finished":
-            break
-        val = validate(encoder, decoder, data, cfg)
-        score = val[cfg.early_stop_metric]
-        improved = score > state["best"]
-        if improved:
-            state.update(best=score, best_epoch=epoch + 1, bad_epochs=0)
-            checkpoint.save_model(run / "best", decoder, data.vocab, encoder, dtype=torch.float32,
-                                  metrics={"val": val, "epoch": epoch + 1, "command": cfg.command,
-                                           "train_config": asdict(cfg)})
-        else:
-            state["bad_epochs"] += 1
-        state["history"].append({"epoch": epoch + 1, "loss": float(np.mean([x[0] for x in running])) if running else None,
-                                 "val": val, "elapsed_s": round(time.time() - t_start, 1)})
-        with open(run / "history.jsonl", "a") as f:
-            f.write(json.dumps(state["history"][-1]) + "\n")
-        state.update(epoch=epoch + 1, step_in_epoch=0, elapsed_s=time.time() - t_start)
-        _save_last(run, encoder, decoder, data.vocab, optimizer, state)
-        last_save = time.time()
-        emit({"event": "epoch", "epoch": epoch + 1, "epochs": cfg.max_epochs,
-              "step": state["global_step"], "total_steps": total_steps,
-              "loss": state["history"][-1]["loss"], "val": val, "improved": improved,
-              "best": state["best"], "best_epoch": state["best_epoch"],
-              "elapsed_s": round(state["elapsed_s"], 1)})
-        if state["bad_epochs"] >= cfg.patience:
-            status = "early_stopped"
-            break
+    ctx = _Loop(cfg, run, data, encoder, decoder, optimizer, base_lrs, state, emit, stop, t_start,
+                steps_per_epoch, total_steps)
+    xe_done = state.get("xe_done") or state["epoch"] >= cfg.max_epochs or state["bad_epochs"] >= cfg.patience
+    status = "finished" if xe_done else ctx.run_phase("xe")
+    if status in ("finished", "early_stopped") and cfg.scst_epochs:
+        status = ctx.run_phase("scst")
     if status in ("stopped", "time_budget"):
         _save_last(run, encoder, decoder, data.vocab, optimizer, state)
     result = {"event": "done", "status": status, "epoch": state["epoch"], "step": state["global_step"],
-              "total_steps": total_steps, "best": state["best"], "best_epoch": state["best_epoch"],
+              "total_steps": ctx.total_steps, "best": state["best"], "best_epoch": state["best_epoch"],
               "elapsed_s": round(time.time() - t_start, 1), "best_dir": None, "export_dir": None}
     if (run / "best" / "config.json").is_file():
         result["best_dir"] = str(run / "best")
@@ -318,10 +263,153 @@ def train(cfg: TrainConfig, on_progress: Callable[[dict], None] | None = None,
     return result
 
 
-def export_best(best_dir, export_dir, manifest: dict | None = None, extra_metrics: dict | None = None) -> Path:
+class _Loop:
+    """The epoch loop shared by cross-entropy ("xe") and self-critical ("scst") training."""
+
+    def __init__(self, cfg, run, data, encoder, decoder, optimizer, base_lrs, state, emit, stop, t_start,
+                 steps_per_epoch, total_steps):
+        self.__dict__.update(locals())
+        del self.__dict__["self"]
+        self.total_steps = total_steps + steps_per_epoch * cfg.scst_epochs
+        self.cider = None
+
+    def _budget_left(self) -> bool:
+        return not self.cfg.time_budget_s or time.time() - self.t_start <= self.cfg.time_budget_s
+
+    def run_phase(self, phase: str) -> str:
+        cfg, state = self.cfg, self.state
+        if phase == "scst":
+            self._start_scst()
+        epochs = cfg.max_epochs if phase == "xe" else cfg.scst_epochs
+        key = "epoch" if phase == "xe" else "scst_epoch"
+        last_save = time.time()
+        while state.get(key, 0) < epochs:
+            epoch = state.get(key, 0)
+            seed = cfg.seed + epoch + (1000 if phase == "scst" else 0)
+            order = torch.randperm(len(self.data.train_names), generator=torch.Generator().manual_seed(seed))
+            names = [self.data.train_names[i] for i in order]
+            running = []
+            for b in range(state["step_in_epoch"], self.steps_per_epoch):
+                if self.stop():
+                    return "stopped"
+                if not self._budget_left():
+                    return "time_budget"
+                batch = names[b * cfg.batch_images:(b + 1) * cfg.batch_images]
+                running.append(self._xe_step(batch) if phase == "xe" else self._scst_step(batch))
+                state["step_in_epoch"] = b + 1
+                state["global_step"] += 1
+                state["elapsed_s"] = time.time() - self.t_start
+                if state["global_step"] % 10 == 0 or b == self.steps_per_epoch - 1:
+                    self._emit_step(phase, epoch, epochs, running)
+                if time.time() - last_save > cfg.checkpoint_every_s:
+                    _save_last(self.run, self.encoder, self.decoder, self.data.vocab, self.optimizer, state)
+                    last_save = time.time()
+            state[key] = epoch + 1
+            state["step_in_epoch"] = 0
+            if self._end_epoch(phase, epoch + 1, epochs, running):
+                return "early_stopped"
+            last_save = time.time()
+        if phase == "xe":
+            state["xe_done"] = True
+        return "finished"
+
+    def _xe_step(self, batch):
+        cfg = self.cfg
+        self.decoder.train()
+        self.encoder.train()
+        self._set_lr(_lr_factor(self.state["global_step"], self.steps_per_epoch * cfg.max_epochs, cfg))
+        inputs, captions, lengths, index = self.data.batch(batch)
+        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=cfg.bf16):
+            features = inputs if self.data.features is not None else self.encoder(inputs)
+            logits, alphas = self.decoder(features, captions, lengths, index)
+        loss, ce = caption_loss(logits.float(), captions, lengths, alphas.float(), cfg.alpha_c,
+                                cfg.label_smoothing)
+        self._backward(loss)
+        return loss.item(), ce.item()
+
+    def _scst_step(self, batch):
+        from .scst import scst_loss
+
+        cfg = self.cfg
+        self.decoder.eval()      # sample without dropout; gradients still flow
+        self._set_lr(cfg.scst_lr / cfg.lr)
+        inputs = self.data.features_for(batch) if self.data.features is not None else self.encoder(
+            self.data.images(batch))
+        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=cfg.bf16):
+            loss, reward = scst_loss(self.decoder, inputs, batch, self.data.vocab, self.cider,
+                                     k=cfg.scst_samples, max_len=cfg.max_words)
+        self._backward(loss)
+        return loss.item(), reward
+
+    def _set_lr(self, factor):
+        for g, base in zip(self.optimizer.param_groups, self.base_lrs):
+            g["lr"] = base * factor
+
+    def _backward(self, loss):
+        self.optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        if self.cfg.grad_clip:
+            torch.nn.utils.clip_grad_norm_(self.decoder.parameters(), self.cfg.grad_clip)
+        self.optimizer.step()
+
+    def _emit_step(self, phase, epoch, epochs, running):
+        recent = running[-10:]
+        second = "ce" if phase == "xe" else "reward"
+        self.emit({"event": "step", "phase": phase, "epoch": epoch + 1, "epochs": epochs,
+                   "step": self.state["global_step"], "total_steps": self.total_steps,
+                   "loss": float(np.mean([x[0] for x in recent])),
+                   second: float(np.mean([x[1] for x in recent])),
+                   "lr": self.optimizer.param_groups[0]["lr"], "elapsed_s": round(self.state["elapsed_s"], 1)})
+
+    def _start_scst(self):
+        from .scst import CiderD
+
+        state = self.state
+        if not state.get("scst_started"):
+            # Start from the best cross-entropy model, with a fresh optimizer.
+            _, best, _, _ = checkpoint.load_model(self.run / "best")
+            self.decoder.load_state_dict(best.state_dict())
+            self.optimizer.state.clear()
+            state.update(scst_started=True, scst_epoch=0, step_in_epoch=0, bad_epochs=0)
+        self.cider = CiderD({n: self.data.captions[n] for n in self.data.train_names})
+
+    def _end_epoch(self, phase, epoch, epochs, running) -> bool:
+        """Validate, keep the best model, log; True when early stopping triggers."""
+        cfg, state = self.cfg, self.state
+        val = validate(self.encoder, self.decoder, self.data, cfg)
+        score = val[cfg.early_stop_metric]
+        improved = score > state["best"]
+        label = epoch if phase == "xe" else f"scst{epoch}"
+        if improved:
+            state.update(best=score, best_epoch=label, bad_epochs=0)
+            checkpoint.save_model(self.run / "best", self.decoder, self.data.vocab, self.encoder,
+                                  dtype=torch.float32,
+                                  metrics={"val": val, "epoch": label, "phase": phase, "command": cfg.command,
+                                           "train_config": asdict(cfg)})
+        else:
+            state["bad_epochs"] += 1
+        entry = {"epoch": label, "phase": phase, "loss": float(np.mean([x[0] for x in running])) if running else None,
+                 "val": val, "elapsed_s": round(time.time() - self.t_start, 1)}
+        state["history"].append(entry)
+        with open(self.run / "history.jsonl", "a") as f:
+            f.write(json.dumps(entry) + "\n")
+        state["elapsed_s"] = time.time() - self.t_start
+        _save_last(self.run, self.encoder, self.decoder, self.data.vocab, self.optimizer, state)
+        self.emit({"event": "epoch", "phase": phase, "epoch": epoch, "epochs": epochs,
+                   "step": state["global_step"], "total_steps": self.total_steps, "loss": entry["loss"],
+                   "val": val, "improved": improved, "best": state["best"], "best_epoch": state["best_epoch"],
+                   "elapsed_s": round(state["elapsed_s"], 1)})
+        patience = cfg.patience if phase == "xe" else cfg.scst_patience
+        return state["bad_epochs"] >= patience
+
+
+def export_best(best_dir, export_dir, manifest: dict | None = None, extra_metrics: dict | None = None,
+                decode: dict | None = None, inference: dict | None = None) -> Path:
     """Re-save a (float32) run model as the float16 shipped model directory."""
     encoder, decoder, vocab, config = checkpoint.load_model(best_dir)
     metrics = json.loads((Path(best_dir) / "metrics.json").read_text())
     metrics.update(extra_metrics or {})
     return checkpoint.save_model(export_dir, decoder, vocab, encoder, metrics=metrics,
-                                 manifest=manifest, decode=config.get("decode"), dtype=torch.float16)
+                                 manifest=manifest, decode={**config.get("decode", {}), **(decode or {})},
+                                 inference={**config.get("inference", {}), **(inference or {})},
+                                 dtype=torch.float16)

@@ -66,6 +66,7 @@ class TrainConfig:
     seed: int = 1111
     log_every: int = 50               # steps between on_progress calls
     checkpoint_minutes: float = 5.0
+    init_from: str = ""               # warm start: load weights from a model dir (e.g. a shipped float16 one)
     slot: str = ""                    # manifest fields for the web app
     label: str = ""
 
@@ -239,9 +240,11 @@ def train(cfg: TrainConfig, run_dir: str | Path, on_progress: Callable[[dict], N
     stop = should_stop or (lambda: False)
     if resume and (run / "train_config.json").is_file():
         saved = TrainConfig.from_dict(ckpt.read_json(run / "train_config.json"))
-        # Budget/logging knobs may change between invocations; the model and data may not.
+        # The saved config wins; budget/logging knobs may be changed by passing a non-default value.
+        defaults = TrainConfig()
         for k in ("max_minutes", "threads", "log_every", "checkpoint_minutes", "epochs", "patience"):
-            setattr(saved, k, getattr(cfg, k))
+            if getattr(cfg, k) != getattr(defaults, k):
+                setattr(saved, k, getattr(cfg, k))
         cfg = saved
     if cfg.threads > 0:
         torch.set_num_threads(cfg.threads)
@@ -251,6 +254,13 @@ def train(cfg: TrainConfig, run_dir: str | Path, on_progress: Callable[[dict], N
     train_data = batchify(corpus.ids["train"], cfg.batch_size)
     valid_data = batchify(corpus.ids["valid"], cfg.eval_batch_size)
     model = RNNModel(**cfg.model_kwargs(len(vocab)))
+    if cfg.init_from:
+        # Continuing from a shipped model when the run dir (optimizer state) is gone, e.g. on a fresh checkout.
+        src, src_vocab, _ = ckpt.load_model_dir(cfg.init_from)
+        if src_vocab.itos != vocab.itos or src.config() | {"init": cfg.init} != model.config() | {"init": cfg.init}:
+            raise ValueError(f"init_from {cfg.init_from}: architecture or vocab differs from this config")
+        model.load_state_dict(src.state_dict())
+        model.train()
     opt = make_optimizer(cfg, model)
     ema = EMA(model, cfg.ema) if cfg.ema > 0 else None
     steps_per_epoch = math.ceil((train_data.size(0) - 1) / cfg.bptt)

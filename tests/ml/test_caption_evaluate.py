@@ -32,6 +32,19 @@ def model_dir(tmp_path_factory):
     return tiny_model_dir(tmp_path_factory.mktemp("model") / "caption-tiny")
 
 
+def test_scst_cider_matches_pycocoevalcap():
+    from pycocoevalcap.cider.cider import Cider
+
+    from ml.caption.scst import CiderD
+
+    refs = {"1": ["a dog runs on the grass", "a brown dog is running"], "2": ["two kids play in water"],
+            "3": ["a man rides a bike", "a person on a bicycle"]}
+    hyps = {"1": "a dog is running", "2": "kids play in the water", "3": "a man on a bike"}
+    _, ours = zip(*[(k, CiderD(refs).score(hyps[k].split(), k)) for k in refs])
+    _, theirs = Cider().compute_score(refs, {k: [v] for k, v in hyps.items()})
+    assert list(ours) == pytest.approx(list(theirs), abs=1e-6)
+
+
 def test_scores_perfect_and_bad():
     refs = {"1": ["a dog runs on the grass", "a brown dog is running"], "2": ["two kids play in water"]}
     perfect = score_captions(refs, {"1": "a dog runs on the grass", "2": "two kids play in water"}, meteor=False)
@@ -113,9 +126,11 @@ def test_train_smoke_progress_stop_and_resume(tmp_path, sample):
     assert {"epoch", "step", "total_steps", "loss"} <= set(step)
 
     events.clear()
+    cfg.scst_epochs = 1                       # then one self-critical epoch from the best model
     second = train(cfg, on_progress=events.append)
     assert events[0]["event"] == "resumed" and events[0]["step"] == 3
-    assert second["status"] == "finished" and second["step"] == 4
+    assert second["status"] == "finished" and second["step"] == 6
+    assert any(e["event"] == "step" and e.get("phase") == "scst" and "reward" in e for e in events)
     exported = Captioner.from_dir(second["export_dir"])
     assert isinstance(exported.caption(images_dir / names[0])["caption"], str)
     assert json.loads((Path(second["export_dir"]) / "metrics.json").read_text())["val"]

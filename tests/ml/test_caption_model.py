@@ -99,10 +99,10 @@ def test_checkpoint_round_trip_exact(tmp_path, decoder, vocab):
     assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
     assert loaded.fc.weight is loaded.embedding.weight                # tying survives
     assert config["manifest"]["kind"] == "caption" and config["manifest"]["slot"] == "flickr8k"
-    manifest = json.loads((path / "manifest.json").read_text())
-    assert manifest["kind"] == "caption" and manifest["label"]
+    manifest = json.loads((path / "unroll.json").read_text())
+    assert manifest["kind"] == "caption" and manifest["slot"] == "flickr8k" and manifest["label"]
     assert sorted(p.name for p in path.iterdir()) == [
-        "config.json", "manifest.json", "metrics.json", "vocab.json", "weights.safetensors"]
+        "config.json", "metrics.json", "unroll.json", "vocab.json", "weights.safetensors"]
 
 
 def test_checkpoint_float16_round_trip(tmp_path, decoder, vocab):
@@ -160,3 +160,14 @@ def test_caption_batch(model_dir):
     imgs = [Image.new("RGB", (224, 224), c) for c in [(255, 0, 0), (0, 255, 0), (0, 0, 255)]]
     batch = cap.caption_batch(imgs, beam=3)
     assert [b["caption"] for b in batch] == [cap.caption(i, beam=3)["caption"] for i in imgs]
+
+
+def test_int8_decoder_and_fused_encoder(model_dir):
+    fp32 = Captioner.from_dir(model_dir, warmup=False, int8=False)
+    int8 = Captioner.from_dir(model_dir, warmup=False, int8=True)
+    img = Image.new("RGB", (224, 224), (200, 120, 40))
+    x = torch.randn(2, 3, 224, 224)
+    # Folded BatchNorm + channels_last trunk gives the training encoder's features.
+    assert torch.allclose(fp32.encode(x), fp32.encoder(x), atol=1e-4)
+    out = int8.caption(img, beam=3)
+    assert out["beams"] and all(abs(sum(map(sum, g)) - 1) < 1e-4 for g in out["attention"])

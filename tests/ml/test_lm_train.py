@@ -121,3 +121,15 @@ def test_budget_stop_validates_and_keeps_best(tmp_path):
     assert res["status"] == "budget" and res["step"] == 1
     assert res["best_valid_ppl"] is not None and (tmp_path / "best" / "config.json").is_file()
     assert (tmp_path / "last" / "state.json").is_file()
+
+
+def test_init_from_model_dir(tmp_path):
+    corpus = tiny_corpus()
+    first = train(TrainConfig(**TINY | {"epochs": 3, "lr": 2e-2}), tmp_path / "a", corpus=corpus)
+    cfg = TrainConfig(**TINY | {"init_from": first["best_dir"], "lr": 1e-6, "warmup_steps": 0})
+    events = []
+    train(cfg, tmp_path / "b", corpus=corpus, on_progress=events.append)
+    first_loss = next(e for e in events if e["event"] == "step")["loss"]
+    assert first_loss < math.log(len(corpus.vocab)) - 0.5
+    with pytest.raises(ValueError):
+        train(TrainConfig(**TINY | {"init_from": first["best_dir"], "nhid": 8}), tmp_path / "c", corpus=corpus)

@@ -36,6 +36,9 @@ TASK_FOR_KIND = {
     Job.Kind.LAB: "lab.experiment",
 }
 QUEUE_FOR_KIND = {Job.Kind.TRAIN: "training"}
+# A training run whose worker died is not retried blindly (the same hyper-parameters may kill it again):
+# it fails with the reason and keeps its last checkpoint.
+MAX_ATTEMPTS_FOR_KIND = {Job.Kind.TRAIN: 1}
 
 
 class JobError(Exception):
@@ -163,16 +166,17 @@ def recover_stale_jobs(now=None):
     counts = {"requeued": 0, "failed": 0, "resent": 0}
     stale_before = now - timedelta(seconds=settings.JOB_STALE_SECONDS)
     for job in Job.objects.filter(status=Job.Status.RUNNING, heartbeat_at__lt=stale_before):
-        lost = f"Worker {job.worker or '?'} stopped responding during attempt {job.attempts} of {settings.JOB_MAX_ATTEMPTS}"
+        max_attempts = MAX_ATTEMPTS_FOR_KIND.get(job.kind, settings.JOB_MAX_ATTEMPTS)
+        lost = f"Worker {job.worker or '?'} stopped responding during attempt {job.attempts} of {max_attempts}"
         same_attempt = Job.objects.filter(pk=job.pk, status=Job.Status.RUNNING, attempts=job.attempts, worker=job.worker)
-        if job.attempts < settings.JOB_MAX_ATTEMPTS:
+        if job.attempts < max_attempts:
             if same_attempt.update(status=Job.Status.QUEUED, worker="", error=f"{lost}; requeued."):
                 counts["requeued"] += 1
                 enqueue(job)
         elif same_attempt.update(
             status=Job.Status.FAILED,
             finished_at=now,
-            error=f"{lost}; the worker was killed or crashed every time, so the job was given up.",
+            error=f"{lost}; the worker was killed or crashed, so the job was given up after {job.attempts} attempt(s).",
         ):
             counts["failed"] += 1
             publish_done(job.pk, Job.Status.FAILED)

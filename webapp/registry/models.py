@@ -25,6 +25,7 @@ class ModelVersion(models.Model):
 
     class Meta:
         ordering = ["kind", "slot", "-version"]
+        permissions = [("activate_modelversion", "Can activate or roll back model versions")]
         constraints = [
             models.UniqueConstraint(fields=["kind", "slot", "version"], name="unique_version_per_slot"),
             models.UniqueConstraint(

@@ -41,6 +41,15 @@ def activate(version):
 
 
 @transaction.atomic
+def rollback(kind, slot):
+    """Re-activate the version that served the slot before the current one. Returns it, or None."""
+    current = active_version(kind, slot)
+    previous = (ModelVersion.objects.filter(kind=kind, slot=slot, activated_at__isnull=False)
+                .exclude(pk=getattr(current, "pk", None)).order_by("-activated_at").first())
+    return activate(previous) if previous else None
+
+
+@transaction.atomic
 def register(kind, slot, label, path, config=None, metrics=None, command="", source="trained", activate_now=False):
     next_version = (ModelVersion.objects.filter(kind=kind, slot=slot).aggregate(m=Max("version"))["m"] or 0) + 1
     version = ModelVersion.objects.create(

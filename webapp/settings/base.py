@@ -39,6 +39,7 @@ INSTALLED_APPS = [
     "webapp.registry",
     "webapp.nextword",
     "webapp.captions",
+    "webapp.training",
 ]
 
 MIDDLEWARE = [
@@ -104,6 +105,11 @@ USE_TZ = True
 STATIC_URL = "static/"
 STATIC_ROOT = VAR_DIR / "staticfiles"
 STATICFILES_DIRS = [BASE_DIR / "static"]
+STATICFILES_FINDERS = [
+    "django.contrib.staticfiles.finders.FileSystemFinder",
+    "django.contrib.staticfiles.finders.AppDirectoriesFinder",
+    "webapp.core.staticfinders.PackageFileFinder",  # plotly.min.js from the plotly package
+]
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {"BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"},
@@ -120,7 +126,7 @@ CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_DEFAULT_QUEUE = "inference"
-CELERY_TASK_ROUTES = {"webapp.*.tasks.train_*": {"queue": "training"}}
+CELERY_TASK_ROUTES = {"training.*": {"queue": "training"}}
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 3600}
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
@@ -134,6 +140,10 @@ JOB_SWEEP_SECONDS = float(os.environ.get("JOB_SWEEP_SECONDS", "5"))
 JOB_MAX_ATTEMPTS = int(os.environ.get("JOB_MAX_ATTEMPTS", "2"))
 # A queued job with no worker claim for this long is re-sent (its message may have died with Redis).
 JOB_RESEND_QUEUED_SECONDS = float(os.environ.get("JOB_RESEND_QUEUED_SECONDS", "120"))
+
+# Server folders staff may name as datasets (a Flickr8k download, say); uploads live under MEDIA_ROOT.
+TRAINING_DATA_ROOTS = [Path(p) for p in os.environ.get(
+    "TRAINING_DATA_ROOTS", f"{BASE_DIR.parent / 'shared' / 'data'},{VAR_DIR / 'datasets'}").split(",") if p]
 
 MODELS_DIR = Path(os.environ.get("UNROLL_MODELS_DIR", BASE_DIR / "models"))
 

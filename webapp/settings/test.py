@@ -6,6 +6,8 @@ from pathlib import Path
 from .base import *  # noqa: F401,F403
 
 SECRET_KEY = "test-only-key"
+# Training runs and exported models of the tests go to a scratch folder shared with the test workers.
+VAR_DIR = Path(os.environ.get("UNROLL_TEST_VAR_DIR") or tempfile.mkdtemp(prefix="unroll-var-"))
 DEBUG = False
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 MEDIA_ROOT = Path(os.environ.get("MEDIA_ROOT") or tempfile.mkdtemp(prefix="unroll-media-"))

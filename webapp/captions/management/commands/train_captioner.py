@@ -37,6 +37,9 @@ class Command(BaseCommand):
         parser.add_argument("--time-budget-min", type=float, default=0.0)
         parser.add_argument("--threads", type=int, default=0)
         parser.add_argument("--seed", type=int, default=d.seed)
+        parser.add_argument("--scst-epochs", type=int, default=0,
+                            help="self-critical CIDEr fine-tuning epochs after cross-entropy training")
+        parser.add_argument("--scst-lr", type=float, default=TrainConfig().scst_lr)
         parser.add_argument("--no-bf16", action="store_true", help="train in float32 (slower)")
         parser.add_argument("--fresh", action="store_true", help="ignore an existing run and start over")
         parser.add_argument("--no-export", action="store_true")
@@ -51,7 +54,8 @@ class Command(BaseCommand):
             label_smoothing=o["label_smoothing"], min_freq=o["min_freq"],
             fine_tune_blocks=o["fine_tune_blocks"], max_train_images=o["max_train_images"],
             val_images=o["val_images"], time_budget_s=o["time_budget_min"] * 60,
-            num_threads=o["threads"], seed=o["seed"], bf16=not o["no_bf16"], resume=not o["fresh"],
+            num_threads=o["threads"], seed=o["seed"], bf16=not o["no_bf16"],
+            scst_epochs=o["scst_epochs"], scst_lr=o["scst_lr"], resume=not o["fresh"],
             command="python manage.py train_captioner " + shlex.join(sys.argv[2:]),
         )
         try:
@@ -65,11 +69,13 @@ class Command(BaseCommand):
             if as_json:
                 self.stdout.write(json.dumps(d))
             elif d["event"] == "step":
-                self.stdout.write(f"epoch {d['epoch']}/{d['epochs']} step {d['step']}/{d['total_steps']} "
-                                  f"loss {d['loss']:.3f} ce {d['ce']:.3f} lr {d['lr']:.2e} {d['elapsed_s']:.0f}s")
+                extra = f"ce {d['ce']:.3f}" if "ce" in d else f"reward {d['reward']:.3f}"
+                self.stdout.write(f"{d.get('phase', 'xe')} epoch {d['epoch']}/{d['epochs']} step {d['step']}/"
+                                  f"{d['total_steps']} loss {d['loss']:.3f} {extra} lr {d['lr']:.2e} "
+                                  f"{d['elapsed_s']:.0f}s")
             elif d["event"] == "epoch":
                 v = d["val"]
-                self.stdout.write(f"== epoch {d['epoch']} val bleu4 {v['bleu4']:.4f} cider {v['cider']:.4f} "
+                self.stdout.write(f"== {d.get('phase', 'xe')} epoch {d['epoch']} val bleu4 {v['bleu4']:.4f} cider {v['cider']:.4f} "
                                   f"words {v['distinct_words']} best {d['best']:.4f}@{d['best_epoch']}")
             else:
                 self.stdout.write(json.dumps(d))

@@ -1,0 +1,75 @@
+"""Training runs on a real worker: success registers a version, cancel stops fast, a killed worker fails the run."""
+import signal
+import time
+import uuid
+from pathlib import Path
+
+import pytest
+from django.core.files.uploadedfile import SimpleUploadedFile
+
+from ml.lm.testing import tiny_lines
+from webapp.jobs import services as jobs
+from webapp.jobs.models import Job
+from webapp.registry import services as registry
+from webapp.training import services
+from webapp.training.models import Dataset, TrainingRun
+
+pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
+SMALL = {"cell": "gru", "emsize": 16, "nhid": 16, "nlayers": 1, "dropout_emb": 0.0, "dropout_hid": 0.0,
+         "dropout_out": 0.0, "tie_weights": True, "init": "xavier", "bptt": 10, "clip": 0.25, "optimizer": "adam",
+         "lr": 0.01, "schedule": "constant", "lr_decay": 0.25, "warmup_steps": 0, "weight_decay": 0.0, "ema": 0.0,
+         "batch_size": 8, "epochs": 1, "patience": 3, "max_minutes": 0.0, "bf16": False, "threads": 1, "seed": 1}
+
+
+def dataset(lines):
+    data = "\n".join(tiny_lines(lines)).encode()
+    return services.create_dataset("tiny", Dataset.Kind.TEXT, SimpleUploadedFile("tiny.txt", data))
+
+
+def finished(run_id):
+    run = TrainingRun.objects.select_related("job").get(pk=run_id)
+    return run if run.job.is_finished else None
+
+
+def test_a_run_registers_a_version_that_serves_after_activation(celery_worker, wait_until, live_server):
+    run = services.start_run(params=SMALL, slot="tiny-gru", label="Tiny GRU", dataset=dataset(200))
+    run = wait_until(lambda: finished(run.pk), timeout=120, message="the training run to end")
+    assert run.job.status == Job.Status.SUCCEEDED, run.job.error
+    assert run.job.progress["fraction"] == pytest.approx(1.0)
+    assert any(e["event"] == "epoch" for e in run.history), [e["event"] for e in run.history]
+    version = run.model_version
+    assert version is not None and not version.is_active and version.source == "trained"
+    assert version.metrics["valid_ppl"] > 1
+
+    registry.activate(version)
+    job = jobs.wait_for_job(jobs.create_job(Job.Kind.NEXT_WORD, {"text": "the cat", "k": 3, "model": "tiny-gru"},
+                                            model_version=version).pk, 20)
+    assert job.status == Job.Status.SUCCEEDED, job.error
+    assert len(job.result["suggestions"]) == 3
+
+
+def test_cancel_stops_a_run_within_seconds_and_keeps_its_checkpoint(celery_worker, wait_until):
+    params = {**SMALL, "epochs": 200, "nhid": 64, "emsize": 64}
+    run = services.start_run(params=params, slot="long", label="Long", dataset=dataset(3000))
+    wait_until(lambda: (TrainingRun.objects.get(pk=run.pk).job.progress or {}).get("step"), timeout=60,
+               message="the run to report progress")
+    asked = time.monotonic()
+    jobs.cancel(run.job)
+    run = wait_until(lambda: finished(run.pk), timeout=15, interval=0.1, message="the run to stop")
+    assert time.monotonic() - asked < 10
+    assert run.job.status == Job.Status.CANCELLED
+    assert (Path(run.run_dir) / "last").is_dir(), "a cancelled run keeps its last checkpoint"
+
+
+def test_a_run_whose_worker_is_killed_fails_with_the_reason(start_worker, wait_until):
+    queue = f"train-kill-{uuid.uuid4().hex[:6]}"
+    doomed = start_worker(queues=queue)
+    params = {**SMALL, "epochs": 200, "nhid": 64, "emsize": 64}
+    run = services.start_run(params=params, slot="doomed", label="Doomed", dataset=dataset(3000), queue=queue)
+    wait_until(lambda: (TrainingRun.objects.get(pk=run.pk).job.progress or {}).get("step"), timeout=60,
+               message="the run to start")
+    doomed.kill(signal.SIGKILL)
+    start_worker(queues=f"idle-{uuid.uuid4().hex[:6]}")  # any live worker's sweeper notices
+    run = wait_until(lambda: finished(run.pk), timeout=40, message="the run to be marked failed")
+    assert run.job.status == Job.Status.FAILED
+    assert "stopped responding" in run.job.error and "killed or crashed" in run.job.error

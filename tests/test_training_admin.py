@@ -1,0 +1,174 @@
+"""Who may see and do what in the training admin, and clear messages for bad datasets."""
+import io
+import zipfile
+
+import pytest
+from django.contrib.auth.models import Permission, User
+from django.core.files.uploadedfile import SimpleUploadedFile
+
+from ml.lm.testing import tiny_lines
+from webapp.jobs.models import Job
+from webapp.registry import services as registry
+from webapp.training.models import Dataset, TrainingRun
+
+pytestmark = pytest.mark.django_db
+START = "/admin/training/trainingrun/start/"
+
+
+def corpus_bytes(lines=200):
+    return "\n".join(tiny_lines(lines)).encode()
+
+
+@pytest.fixture
+def staff(db):
+    return User.objects.create_user("staff", password="pw", is_staff=True)
+
+
+@pytest.fixture
+def trainer(db):
+    user = User.objects.create_user("trainer", password="pw", is_staff=True)
+    codenames = ["start_training", "view_trainingrun", "add_dataset", "view_dataset", "activate_modelversion",
+                 "view_modelversion"]
+    user.user_permissions.set(Permission.objects.filter(codename__in=codenames))
+    return user
+
+
+def run_form(dataset, **overrides):
+    form = {"label": "Tiny GRU", "slot": "tiny-gru", "corpus": "dataset", "dataset": dataset.pk, "cell": "gru",
+            "emsize": 16, "nhid": 16, "nlayers": 1, "dropout_emb": 0, "dropout_hid": 0, "dropout_out": 0,
+            "tie_weights": "on", "init": "xavier", "bptt": 10, "clip": 0.25, "optimizer": "adam", "lr": 0.01,
+            "schedule": "constant", "lr_decay": 0.25, "warmup_steps": 0, "weight_decay": 0, "ema": 0,
+            "batch_size": 8, "epochs": 1, "patience": 3, "max_minutes": 0, "threads": 1, "seed": 1}
+    form.update(overrides)
+    return form
+
+
+@pytest.fixture
+def text_dataset(db):
+    from webapp.training import services
+
+    return services.create_dataset("tiny", Dataset.Kind.TEXT, SimpleUploadedFile("tiny.txt", corpus_bytes()))
+
+
+def test_anonymous_and_ordinary_users_are_sent_to_the_login_page(client, text_dataset):
+    for user in (None, User.objects.create_user("visitor", password="pw")):
+        if user:
+            client.force_login(user)
+        for url in (START, "/admin/training/dataset/add/", "/admin/registry/modelversion/"):
+            response = client.get(url)
+            assert response.status_code == 302 and "/admin/login/" in response["Location"]
+        response = client.post(START, run_form(text_dataset))
+        assert response.status_code == 302 and "/admin/login/" in response["Location"]
+    assert not Job.objects.exists()
+
+
+def test_staff_without_the_permission_get_403_and_nothing_runs(client, staff, text_dataset):
+    client.force_login(staff)
+    assert client.get(START).status_code == 403
+    assert client.post(START, run_form(text_dataset)).status_code == 403
+    assert client.get("/admin/training/dataset/add/").status_code == 403
+    version = registry.register("lm", "x", "X", "/nowhere")
+    assert client.post(f"/admin/registry/modelversion/{version.pk}/activate/").status_code == 403
+    assert not Job.objects.exists() and not ModelVersionActive()
+
+
+def ModelVersionActive():
+    from webapp.registry.models import ModelVersion
+
+    return ModelVersion.objects.filter(is_active=True).exists()
+
+
+def test_staff_with_the_permission_can_start_a_run(client, trainer, text_dataset):
+    client.force_login(trainer)
+    assert client.get(START).status_code == 200
+    response = client.post(START, run_form(text_dataset))
+    assert response.status_code == 302
+    run = TrainingRun.objects.get()
+    assert run.job.queue == "training" and run.job.status == "queued"
+    assert run.params["cell"] == "gru" and run.params["bptt"] == 10
+    progress = client.get(f"/admin/training/trainingrun/{run.pk}/progress.json").json()
+    assert progress["status"] == "queued"
+    assert client.post(f"/admin/training/trainingrun/{run.pk}/cancel/").status_code == 302
+    run.job.refresh_from_db()
+    assert run.job.status == "cancelled"
+
+
+def test_the_start_form_rejects_bad_hyper_parameters(client, trainer, text_dataset):
+    client.force_login(trainer)
+    response = client.post(START, run_form(text_dataset, lr=-1, bptt=0, cell="transformer"))
+    assert response.status_code == 200
+    errors = response.context["form"].errors
+    assert {"lr", "bptt", "cell"} <= set(errors)
+    assert not Job.objects.exists()
+
+
+def a_zip(files):
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w") as archive:
+        for name, data in files.items():
+            archive.writestr(name, data)
+    return out.getvalue()
+
+
+def a_jpeg():
+    from PIL import Image
+
+    out = io.BytesIO()
+    Image.new("RGB", (32, 32)).save(out, "JPEG")
+    return out.getvalue()
+
+
+BAD_DATASETS = {
+    "empty file": ("text", "corpus.txt", b"", "file is empty"),
+    "binary file": ("text", "corpus.txt", bytes(range(256)) * 50, "binary file"),
+    "not utf-8": ("text", "corpus.txt", ("caf\xe9 au lait\n" * 40).encode("latin-1"), "not valid UTF-8"),
+    "too short": ("text", "corpus.txt", b"one line\ntwo lines\n", "at least 20"),
+    "zip without captions": ("captions", "set.zip", a_zip({"Images/a.jpg": a_jpeg()}), "no captions file"),
+    "captions naming missing images": ("captions", "set.zip",
+                                       a_zip({"captions.txt": "image,caption\na.jpg,a dog\nb.jpg,a cat\n",
+                                              "Images/a.jpg": a_jpeg()}), "1 of the 2 captioned images are missing"),
+    "not a zip": ("captions", "set.zip", b"PK but not really", "not a valid .zip"),
+    "unsafe zip path": ("captions", "set.zip", a_zip({"../evil.txt": "x", "captions.txt": "image,caption\n"}),
+                        "unsafe path"),
+}
+
+
+@pytest.mark.parametrize("name", BAD_DATASETS)
+def test_bad_datasets_are_refused_with_a_clear_message(client, trainer, name):
+    kind, filename, data, message = BAD_DATASETS[name]
+    client.force_login(trainer)
+    response = client.post("/admin/training/dataset/add/",
+                           {"name": name, "kind": kind, "file": SimpleUploadedFile(filename, data)})
+    assert response.status_code == 200, "the form should be shown again with the error"
+    assert message in response.content.decode()
+    assert not Dataset.objects.exists()
+
+
+def test_a_good_text_dataset_is_stored_with_its_report(client, trainer):
+    client.force_login(trainer)
+    response = client.post("/admin/training/dataset/add/",
+                           {"name": "tiny", "kind": "text", "file": SimpleUploadedFile("c.txt", corpus_bytes())})
+    assert response.status_code == 302
+    report = Dataset.objects.get().report
+    assert report["lines"] == 200 and report["vocabulary"] > 10
+
+
+def test_a_caption_zip_in_kaggle_layout_is_accepted():
+    from webapp.training.datasets import inspect_caption_zip
+
+    report = inspect_caption_zip(a_zip({"captions.txt": "image,caption\na.jpg,a dog runs\na.jpg,a dog plays\n",
+                                        "Images/a.jpg": a_jpeg()}))
+    assert report == {"kind": "captions", "bytes": report["bytes"], "images": 1, "captions": 2,
+                      "captions_file": "captions.txt"}
+
+
+def test_rollback_reactivates_the_previous_version(client, trainer):
+    first = registry.register("lm", "s", "First", "/a", activate_now=True)
+    second = registry.register("lm", "s", "Second", "/b")
+    client.force_login(trainer)
+    client.post(f"/admin/registry/modelversion/{second.pk}/activate/")
+    assert registry.active_version("lm", "s") == second
+    client.post(f"/admin/registry/modelversion/{second.pk}/rollback/")
+    assert registry.active_version("lm", "s") == first
+    response = client.post("/admin/registry/modelversion/", {"action": "compare", "_selected_action": [first.pk, second.pk]})
+    assert response.status_code == 200 and b"compare-table" in response.content

@@ -1,0 +1,134 @@
+from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied
+from django.http import JsonResponse
+from django.shortcuts import get_object_or_404, redirect
+from django.template.response import TemplateResponse
+from django.urls import path, reverse
+from django.utils.html import format_html
+
+from webapp.jobs import services as jobs
+
+from . import services
+from .forms import DatasetForm, StartRunForm
+from .models import Dataset, TrainingRun
+
+
+@admin.register(Dataset)
+class DatasetAdmin(admin.ModelAdmin):
+    form = DatasetForm
+    list_display = ("name", "kind", "summary", "created_by", "created_at")
+    list_filter = ("kind",)
+    readonly_fields = ("report", "created_by", "created_at")
+
+    @admin.display(description="Contents")
+    def summary(self, obj):
+        r = obj.report or {}
+        if r.get("kind") == "text":
+            return f"{r['lines']:,} lines · {r['tokens']:,} tokens · {r['vocabulary']:,} words"
+        if r.get("kind") == "captions":
+            return f"{r['images']:,} images · {r['captions']:,} captions"
+        return "—"
+
+    def save_model(self, request, obj, form, change):
+        if not change:
+            obj.created_by = request.user
+        super().save_model(request, obj, form, change)
+
+
+@admin.register(TrainingRun)
+class TrainingRunAdmin(admin.ModelAdmin):
+    list_display = ("label", "slot", "cell", "status_badge", "progress_percent", "best_ppl", "started_by", "queued")
+    list_filter = ("job__status", "slot")
+    readonly_fields = [f.name for f in TrainingRun._meta.fields] + ["status"]
+    change_form_template = "admin/training/trainingrun/change_form.html"
+
+    def has_add_permission(self, request):
+        return request.user.has_perm("training.start_training")
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    @admin.display(description="Cell")
+    def cell(self, obj):
+        return obj.params.get("cell")
+
+    @admin.display(description="Status")
+    def status_badge(self, obj):
+        return format_html('<span class="run-status run-{}">{}</span>', obj.job.status, obj.job.status)
+
+    @admin.display(description="Progress")
+    def progress_percent(self, obj):
+        fraction = (obj.job.progress or {}).get("fraction") or (1.0 if obj.job.status == "succeeded" else 0.0)
+        return f"{fraction:.0%}"
+
+    @admin.display(description="Best valid ppl")
+    def best_ppl(self, obj):
+        value = (obj.job.result or {}).get("best_valid_ppl")
+        return f"{value:.1f}" if value else "—"
+
+    @admin.display(description="Queued", ordering="job__queued_at")
+    def queued(self, obj):
+        return obj.job.queued_at
+
+    def get_urls(self):
+        wrap = self.admin_site.admin_view
+        return [
+            path("start/", wrap(self.start_view), name="training_trainingrun_start"),
+            path("<int:run_id>/progress.json", wrap(self.progress_view), name="training_trainingrun_progress"),
+            path("<int:run_id>/cancel/", wrap(self.cancel_view), name="training_trainingrun_cancel"),
+        ] + super().get_urls()
+
+    def add_view(self, request, form_url="", extra_context=None):
+        return redirect("admin:training_trainingrun_start")
+
+    def start_view(self, request):
+        if not self.has_add_permission(request):
+            raise PermissionDenied
+        form = StartRunForm(request.POST or None)
+        if request.method == "POST" and form.is_valid():
+            data = form.cleaned_data
+            run = services.start_run(params=form.params(), slot=data["slot"], label=data["label"],
+                                     corpus=data["corpus"], dataset=data.get("dataset"), user=request.user)
+            messages.success(request, f"Training run “{run.label}” is queued on the training queue.")
+            return redirect("admin:training_trainingrun_change", run.pk)
+        context = {**self.admin_site.each_context(request), "title": "Start a training run", "form": form,
+                   "opts": self.model._meta, "fieldsets": START_FIELDSETS}
+        return TemplateResponse(request, "admin/training/trainingrun/start.html", context)
+
+    def progress_view(self, request, run_id):
+        if not self.has_view_permission(request):
+            raise PermissionDenied
+        run = get_object_or_404(TrainingRun.objects.select_related("job", "model_version"), pk=run_id)
+        job = run.job
+        version = run.model_version
+        return JsonResponse({
+            "status": job.status, "error": job.error or None, "progress": job.progress or {},
+            "history": [e for e in run.history if e.get("event") in ("step", "epoch")],
+            "result": job.result, "timings": job.timings(), "cancel_requested": job.cancel_requested,
+            "version": version and {**version.as_dict(), "is_active": version.is_active,
+                                    "url": reverse("admin:registry_modelversion_change", args=[version.pk])},
+        })
+
+    def cancel_view(self, request, run_id):
+        if request.method != "POST" or not self.has_add_permission(request):
+            raise PermissionDenied
+        run = get_object_or_404(TrainingRun, pk=run_id)
+        jobs.cancel(run.job)
+        messages.info(request, "Cancelling: the run stops within a few seconds and keeps its last checkpoint.")
+        return redirect("admin:training_trainingrun_change", run.pk)
+
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        run = get_object_or_404(TrainingRun.objects.select_related("job"), pk=object_id)
+        extra = {"run": run, "can_cancel": self.has_add_permission(request) and not run.job.is_finished,
+                 "command": services.command_for(run)}
+        return super().change_view(request, object_id, form_url, {**(extra_context or {}), **extra})
+
+
+START_FIELDSETS = [
+    ("What to train", ["label", "slot", "corpus", "dataset"]),
+    ("Network", ["cell", "emsize", "nhid", "nlayers", "tie_weights", "init",
+                 "dropout_emb", "dropout_hid", "dropout_out"]),
+    ("Optimisation", ["bptt", "clip", "optimizer", "lr", "schedule", "lr_decay", "warmup_steps", "weight_decay",
+                      "ema", "batch_size", "epochs", "patience"]),
+    ("Machine", ["max_minutes", "bf16", "threads", "seed"]),
+]

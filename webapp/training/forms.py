@@ -1,0 +1,89 @@
+"""The admin forms: a dataset upload validated on the spot, and a training run with every hyper-parameter."""
+from django import forms
+from django.core.validators import RegexValidator
+
+from .datasets import DatasetInvalid, inspect_caption_folder, inspect_upload
+from .models import Dataset
+from .services import data_roots
+
+
+class DatasetForm(forms.ModelForm):
+    class Meta:
+        model = Dataset
+        fields = ["name", "kind", "file", "folder"]
+
+    def clean(self):
+        data = super().clean()
+        uploaded, folder, kind = data.get("file"), (data.get("folder") or "").strip(), data.get("kind")
+        if not uploaded and not folder:
+            raise forms.ValidationError("Upload a file or name a folder on the server.")
+        try:
+            if uploaded:
+                self.instance.report = inspect_upload(kind, uploaded.name, uploaded.read())
+                uploaded.seek(0)
+            elif kind != Dataset.Kind.CAPTIONS:
+                raise DatasetInvalid("Server folders are for caption datasets; upload text corpora as .txt files.")
+            else:
+                self.instance.report = inspect_caption_folder(folder, data_roots())
+                data["folder"] = self.instance.report["folder"]
+        except DatasetInvalid as exc:
+            raise forms.ValidationError(str(exc)) from None
+        return data
+
+
+CELLS = [("lstm", "LSTM"), ("gru", "GRU"), ("rnn_tanh", "Vanilla RNN (tanh)"), ("rnn_relu", "Vanilla RNN (ReLU)")]
+INITS = [("xavier", "Xavier (Glorot) uniform"), ("orthogonal", "Orthogonal recurrent weights"),
+         ("default", "PyTorch default")]
+
+
+class StartRunForm(forms.Form):
+    """Every option ml.lm.train.TrainConfig supports, with defaults that train well on a small corpus."""
+
+    label = forms.CharField(max_length=120, initial="My corpus · GRU", help_text="Shown to visitors.")
+    slot = forms.SlugField(max_length=64, initial="my-corpus",
+                           help_text="Which model selector entry this version belongs to, e.g. 'ptb-lstm' to "
+                                     "offer a new version of the default model, or a new name.",
+                           validators=[RegexValidator(r"^[a-z0-9-]+$", "Lower-case letters, digits and dashes.")])
+    corpus = forms.ChoiceField(choices=[("dataset", "An uploaded text dataset"), ("ptb", "Penn Treebank"),
+                                        ("shakespeare", "Shakespeare")], initial="dataset")
+    dataset = forms.ModelChoiceField(queryset=Dataset.objects.filter(kind=Dataset.Kind.TEXT), required=False)
+
+    cell = forms.ChoiceField(choices=CELLS, initial="gru")
+    emsize = forms.IntegerField(label="Embedding size", min_value=8, max_value=2048, initial=200)
+    nhid = forms.IntegerField(label="Hidden size", min_value=8, max_value=2048, initial=200)
+    nlayers = forms.IntegerField(label="Layers", min_value=1, max_value=4, initial=2)
+    dropout_emb = forms.FloatField(label="Embedding dropout", min_value=0, max_value=0.9, initial=0.2)
+    dropout_hid = forms.FloatField(label="Dropout between layers", min_value=0, max_value=0.9, initial=0.2)
+    dropout_out = forms.FloatField(label="Output dropout", min_value=0, max_value=0.9, initial=0.2)
+    tie_weights = forms.BooleanField(required=False, initial=True, help_text="Share embedding and output matrices.")
+    init = forms.ChoiceField(label="Initialisation", choices=INITS, initial="xavier")
+
+    bptt = forms.IntegerField(label="Truncated BPTT length k", min_value=1, max_value=400, initial=35,
+                              help_text="Gradients flow back at most k steps; the hidden state is carried on.")
+    clip = forms.FloatField(label="Gradient clipping (max norm)", min_value=0.01, max_value=100, initial=0.25)
+    optimizer = forms.ChoiceField(choices=[("adam", "Adam"), ("sgd", "SGD")], initial="adam")
+    lr = forms.FloatField(label="Learning rate", min_value=1e-6, max_value=100, initial=0.002)
+    schedule = forms.ChoiceField(choices=[("plateau", "Decay on plateau"), ("cosine", "Cosine"),
+                                          ("constant", "Constant")], initial="plateau")
+    lr_decay = forms.FloatField(label="Plateau decay factor", min_value=0.01, max_value=1, initial=0.25)
+    warmup_steps = forms.IntegerField(min_value=0, max_value=100000, initial=50)
+    weight_decay = forms.FloatField(min_value=0, max_value=1, initial=1.2e-6)
+    ema = forms.FloatField(label="Weight averaging (EMA decay, 0 = off)", min_value=0, max_value=0.9999, initial=0)
+    batch_size = forms.IntegerField(min_value=1, max_value=512, initial=32)
+    epochs = forms.IntegerField(min_value=1, max_value=200, initial=10)
+    patience = forms.IntegerField(label="Early-stopping patience (epochs)", min_value=1, max_value=50, initial=3)
+    max_minutes = forms.FloatField(label="Time budget (minutes, 0 = none)", min_value=0, max_value=24 * 60, initial=0)
+    bf16 = forms.BooleanField(label="bfloat16 softmax", required=False, initial=False)
+    threads = forms.IntegerField(label="CPU threads (0 = all)", min_value=0, max_value=64, initial=0)
+    seed = forms.IntegerField(min_value=0, max_value=2**31 - 1, initial=1111)
+
+    RUN_FIELDS = ("label", "slot", "corpus", "dataset")
+
+    def clean(self):
+        data = super().clean()
+        if data.get("corpus") == "dataset" and not data.get("dataset"):
+            self.add_error("dataset", "Choose the uploaded text dataset to train on.")
+        return data
+
+    def params(self):
+        return {k: v for k, v in self.cleaned_data.items() if k not in self.RUN_FIELDS}

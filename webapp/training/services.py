@@ -1,0 +1,136 @@
+"""Datasets in, model versions out: the one place that turns an admin form into a training job and a finished
+run into a registered (not yet active) model version."""
+import json
+import logging
+import shlex
+import time
+from pathlib import Path
+
+from django.conf import settings
+from django.core.files.base import ContentFile
+from django.db import transaction
+
+from webapp.jobs import services as jobs
+from webapp.jobs.models import Job
+from webapp.registry import services as registry
+
+from .datasets import DatasetInvalid, inspect_caption_folder, inspect_upload
+from .models import Dataset, TrainingRun
+
+logger = logging.getLogger(__name__)
+PROGRESS_EVERY_SECONDS = 1.0
+
+
+def data_roots():
+    return [Path(p) for p in settings.TRAINING_DATA_ROOTS]
+
+
+def create_dataset(name, kind, uploaded=None, folder="", user=None):
+    """Validate, then store. Raises DatasetInvalid with a message for the form."""
+    if uploaded is None and not folder:
+        raise DatasetInvalid("Upload a file or name a folder on the server.")
+    if uploaded is not None:
+        data = uploaded.read()
+        report = inspect_upload(kind, uploaded.name, data)
+        dataset = Dataset(name=name, kind=kind, report=report, created_by=user)
+        dataset.file.save(Path(uploaded.name).name, ContentFile(data), save=False)
+    else:
+        if kind != Dataset.Kind.CAPTIONS:
+            raise DatasetInvalid("Server folders are for caption datasets; upload text corpora as .txt files.")
+        report = inspect_caption_folder(folder, data_roots())
+        dataset = Dataset(name=name, kind=kind, folder=report["folder"], report=report, created_by=user)
+    dataset.save()
+    return dataset
+
+
+def corpus_spec(run):
+    if run.corpus == "dataset":
+        return f"text:{run.dataset.file.path}"
+    return run.corpus
+
+
+@transaction.atomic
+def start_run(*, params, slot, label, corpus="dataset", dataset=None, user=None, queue=None):
+    """Queue a language-model training run on the `training` queue (or another, e.g. a GPU machine's)."""
+    if corpus == "dataset" and (dataset is None or dataset.kind != Dataset.Kind.TEXT):
+        raise DatasetInvalid("Choose a text dataset, or the PTB or Shakespeare corpus.")
+    job = jobs.create_job(Job.Kind.TRAIN, {"params": params, "slot": slot}, owner=user, queue=queue)
+    run = TrainingRun.objects.create(job=job, kind="lm", corpus=corpus, dataset=dataset if corpus == "dataset" else None,
+                                     slot=slot, label=label, params=params, started_by=user)
+    run.run_dir = str(Path(settings.VAR_DIR) / "runs" / f"run-{run.pk}-{job.pk.hex[:8]}")
+    run.save(update_fields=["run_dir"])
+    return run
+
+
+def command_for(run):
+    """The shell command that reproduces this run."""
+    options = " ".join(f"--{key.replace('_', '-')} {shlex.quote(str(value))}" for key, value in run.params.items())
+    return (f"python manage.py train_lm --corpus {shlex.quote(corpus_spec(run))} {options} "
+            f"--slot {run.slot} --label {shlex.quote(run.label)} --out {run.run_dir}")
+
+
+class ProgressRecorder:
+    """on_progress callback: keeps every event in the run's history, writing to the database at most once a
+    second (and at every epoch end), so a fast run does not hammer the database."""
+
+    def __init__(self, run, ctx):
+        self.run, self.ctx, self.last_write = run, ctx, 0.0
+        self.latest = {"fraction": 0.0}
+
+    def __call__(self, event):
+        event = {k: (round(v, 5) if isinstance(v, float) else v) for k, v in event.items() if k != "history"}
+        self.run.history.append(event)
+        if event.get("total_steps"):
+            self.latest.update({k: event.get(k) for k in ("epoch", "step", "total_steps", "loss", "ppl",
+                                                          "tokens_per_s", "elapsed_s") if event.get(k) is not None})
+            self.latest["fraction"] = min(1.0, event.get("step", 0) / event["total_steps"])
+        if event.get("valid_ppl"):
+            self.latest["valid_ppl"] = event["valid_ppl"]
+        if event.get("event") == "done" and event.get("status") in ("finished", "early_stopped"):
+            self.latest["fraction"] = 1.0
+        now = time.monotonic()
+        if event.get("event") in ("epoch", "done", "resumed") or now - self.last_write >= PROGRESS_EVERY_SECONDS:
+            self.flush()
+            self.last_write = now
+
+    def flush(self):
+        TrainingRun.objects.filter(pk=self.run.pk).update(history=self.run.history)
+        self.ctx.report(**self.latest)
+
+
+def run_training(job, ctx):
+    """Worker handler for a training job: train, then register the best checkpoint as a new version."""
+    from ml.lm.checkpoint import export_model_dir
+    from ml.lm.train import TrainConfig, train
+
+    run = TrainingRun.objects.select_related("dataset").get(job=job)
+    try:
+        cfg = TrainConfig.from_dict({**run.params, "corpus": corpus_spec(run), "slot": run.slot, "label": run.label})
+        cfg.validate()
+    except (TypeError, ValueError) as exc:
+        raise jobs.JobError(f"Bad hyper-parameters: {exc}") from None
+    recorder = ProgressRecorder(run, ctx)
+    run_dir = Path(run.run_dir)
+    try:
+        outcome = train(cfg, run_dir, on_progress=recorder, should_stop=ctx.should_stop,
+                        resume=(run_dir / "last").exists(), command=command_for(run))
+    except ValueError as exc:
+        raise jobs.JobError(str(exc)) from None
+    finally:
+        recorder.flush()
+    if outcome["status"] == "cancelled":
+        raise jobs.JobCancelled()
+    if outcome["status"] == "diverged":
+        raise jobs.JobError("Training diverged (the loss became infinite or NaN). Lower the learning rate or the "
+                            "gradient-clipping norm and try again.")
+    if not outcome.get("best_dir"):
+        raise jobs.JobError("Training ended before any validation pass, so there is no checkpoint to keep.")
+    target = Path(settings.VAR_DIR) / "models" / f"{run.slot}-run{run.pk}"
+    export_model_dir(outcome["best_dir"], target, slot=run.slot, label=run.label)
+    metrics = json.loads((target / "metrics.json").read_text())
+    version = registry.register("lm", run.slot, run.label, target, config=json.loads((target / "config.json").read_text()),
+                                metrics={k: v for k, v in metrics.items() if k != "history"},
+                                command=command_for(run), source="trained")
+    TrainingRun.objects.filter(pk=run.pk).update(model_version=version)
+    return {"status": outcome["status"], "best_valid_ppl": outcome["best_valid_ppl"], "epochs": outcome["epoch"] - 1,
+            "train_wall_s": outcome["train_wall_s"], "model_version": version.as_dict()}
