@@ -47,10 +47,10 @@
         (p.valid_ppl ? ` · validation perplexity ${p.valid_ppl.toFixed(1)}` : "") +
         (p.tokens_per_s ? ` · ${Math.round(p.tokens_per_s)} tokens/s` : "");
     }
-    $("run-error").hidden = !data.error;
+    $("run-error").style.display = data.error ? "" : "none";
     $("run-error").textContent = data.error || "";
     if (data.version) {
-      $("run-version").hidden = false;
+      $("run-version").style.display = "";
       $("run-version").innerHTML = "";
       const link = document.createElement("a");
       link.href = data.version.url;
@@ -59,8 +59,9 @@
       $("run-version").append("New model version: ", link);
     }
     charts(data.history);
+    if (data.log !== undefined) $("run-log").textContent = data.log;
     const cancel = $("cancel-form");
-    if (cancel && FINISHED.includes(data.status)) cancel.hidden = true;
+    if (cancel && FINISHED.includes(data.status)) cancel.style.display = "none";
     if (!FINISHED.includes(data.status)) setTimeout(refresh, 1000);
   }
   refresh();

@@ -39,7 +39,8 @@ class DatasetAdmin(admin.ModelAdmin):
 class TrainingRunAdmin(admin.ModelAdmin):
     list_display = ("label", "slot", "cell", "status_badge", "progress_percent", "best_ppl", "started_by", "queued")
     list_filter = ("job__status", "slot")
-    readonly_fields = [f.name for f in TrainingRun._meta.fields] + ["status"]
+    fields = ("label", "slot", "kind", "corpus", "dataset", "params", "run_dir", "started_by", "job")
+    readonly_fields = fields
     change_form_template = "admin/training/trainingrun/change_form.html"
 
     def has_add_permission(self, request):
@@ -105,6 +106,7 @@ class TrainingRunAdmin(admin.ModelAdmin):
             "status": job.status, "error": job.error or None, "progress": job.progress or {},
             "history": [e for e in run.history if e.get("event") in ("step", "epoch")],
             "result": job.result, "timings": job.timings(), "cancel_requested": job.cancel_requested,
+            "log": run.log,
             "version": version and {**version.as_dict(), "is_active": version.is_active,
                                     "url": reverse("admin:registry_modelversion_change", args=[version.pk])},
         })

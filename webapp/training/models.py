@@ -49,7 +49,7 @@ class TrainingRun(models.Model):
         permissions = [("start_training", "Can start and cancel training runs")]
 
     def __str__(self):
-        return f"{self.label} ({self.job.status})"
+        return f"{self.label} (run {self.pk})"
 
     @property
     def status(self):

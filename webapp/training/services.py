@@ -88,13 +88,30 @@ class ProgressRecorder:
             self.latest["valid_ppl"] = event["valid_ppl"]
         if event.get("event") == "done" and event.get("status") in ("finished", "early_stopped"):
             self.latest["fraction"] = 1.0
+        line = self.log_line(event)
+        if line:
+            self.run.log += line + "\n"
         now = time.monotonic()
         if event.get("event") in ("epoch", "done", "resumed") or now - self.last_write >= PROGRESS_EVERY_SECONDS:
             self.flush()
             self.last_write = now
 
+    @staticmethod
+    def log_line(event):
+        stamp = time.strftime("%H:%M:%S")
+        kind = event.get("event")
+        if kind == "epoch":
+            return (f"{stamp} epoch {event['epoch']} done: validation perplexity {event['valid_ppl']:.2f} "
+                    f"(best {event['best_valid_ppl']:.2f}), {event.get('tokens_per_s') or 0:.0f} tokens/s")
+        if kind == "resumed":
+            return f"{stamp} resumed from the last checkpoint at step {event['step']}"
+        if kind == "done":
+            best = event.get("best_valid_ppl")
+            return f"{stamp} {event['status']}" + (f": best validation perplexity {best:.2f}" if best else "")
+        return None
+
     def flush(self):
-        TrainingRun.objects.filter(pk=self.run.pk).update(history=self.run.history)
+        TrainingRun.objects.filter(pk=self.run.pk).update(history=self.run.history, log=self.run.log)
         self.ctx.report(**self.latest)
 
 
@@ -105,7 +122,9 @@ def run_training(job, ctx):
 
     run = TrainingRun.objects.select_related("dataset").get(job=job)
     try:
-        cfg = TrainConfig.from_dict({**run.params, "corpus": corpus_spec(run), "slot": run.slot, "label": run.label})
+        # Log often enough that even a one-minute run draws a curve in the admin.
+        cfg = TrainConfig.from_dict({"log_every": 10, **run.params, "corpus": corpus_spec(run), "slot": run.slot,
+                                     "label": run.label})
         cfg.validate()
     except (TypeError, ValueError) as exc:
         raise jobs.JobError(f"Bad hyper-parameters: {exc}") from None
