@@ -22,6 +22,7 @@ def redis_url(tmp_path_factory):
 
     url, proc = launcher.start_redis(workdir=tmp_path_factory.mktemp("redis"))
     settings.REDIS_URL = settings.CELERY_BROKER_URL = settings.CELERY_RESULT_BACKEND = url
+    settings.CACHES["default"]["LOCATION"] = url
     app.conf.broker_url = app.conf.result_backend = url
     os.environ["REDIS_URL"] = url
     yield url

@@ -133,3 +133,14 @@ def load_optimizer_tensors(opt: torch.optim.Optimizer, tensors: dict, scalars: d
     for pid, st in scalars.get("state", {}).items():
         state.setdefault(int(pid), {}).update(st)
     opt.load_state_dict({"state": state, "param_groups": scalars["param_groups"]})
+
+
+def find_model_dirs(root: str | Path) -> list[dict]:
+    """Manifests (unroll.json, plus "path") of every LM model directory directly under ``root``."""
+    out = []
+    for d in sorted(Path(root).glob("*")):
+        if (d / "unroll.json").is_file() and (d / "weights.safetensors").is_file():
+            m = read_json(d / "unroll.json")
+            if m.get("kind") == "lm":
+                out.append({**m, "path": str(d)})
+    return out

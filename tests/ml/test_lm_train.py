@@ -133,3 +133,12 @@ def test_init_from_model_dir(tmp_path):
     assert first_loss < math.log(len(corpus.vocab)) - 0.5
     with pytest.raises(ValueError):
         train(TrainConfig(**TINY | {"init_from": first["best_dir"], "nhid": 8}), tmp_path / "c", corpus=corpus)
+
+
+def test_find_model_dirs(tmp_path):
+    corpus = tiny_corpus()
+    m = RNNModel(len(corpus.vocab), "gru", 8, 8, 1)
+    ckpt.save_model_dir(tmp_path / "lm-a", m, corpus.vocab, {"slot": "a", "label": "A"}, {})
+    (tmp_path / "other").mkdir()
+    found = ckpt.find_model_dirs(tmp_path)
+    assert [f["slot"] for f in found] == ["a"] and found[0]["cell"] == "gru"

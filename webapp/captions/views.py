@@ -6,7 +6,7 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_POST
 
 from webapp.jobs import services as jobs
-from webapp.jobs.api import ensure_session, job_payload
+from webapp.jobs.api import ensure_session, job_payload, rate_limited
 from webapp.jobs.models import Job
 
 from . import samples, services
@@ -24,18 +24,23 @@ def _page_context(form=None):
 def page(request):
     """The upload page; a plain form POST works without JavaScript too."""
     if request.method == "POST":
-        form = CaptionForm(request.POST, request.FILES)
-        if form.is_valid():
-            try:
-                job = services.request_caption(form.normalised, form.image_info, beam=form.cleaned_data["beam"],
-                                               owner=request.user, session_key=ensure_session(request))
-            except jobs.JobError as exc:
-                form.add_error(None, str(exc))
-            else:
-                return redirect("captions:result", job_id=job.pk)
-        return render(request, "captions/page.html", _page_context(form), status=400)
+        return _page_post(request)
     ensure_session(request)
     return render(request, "captions/page.html", _page_context())
+
+
+@rate_limited("caption")
+def _page_post(request):
+    form = CaptionForm(request.POST, request.FILES)
+    if form.is_valid():
+        try:
+            job = services.request_caption(form.normalised, form.image_info, beam=form.cleaned_data["beam"],
+                                           owner=request.user, session_key=ensure_session(request))
+        except jobs.JobError as exc:
+            form.add_error(None, str(exc))
+        else:
+            return redirect("captions:result", job_id=job.pk)
+    return render(request, "captions/page.html", _page_context(form), status=400)
 
 
 def result(request, job_id):
@@ -65,6 +70,7 @@ def sample(request, name):
 
 @csrf_exempt  # a plain HTTP client may call the API; abuse is bounded by limits, not CSRF
 @require_POST
+@rate_limited("caption")
 def caption_api(request):
     """multipart `image` (+ optional `beam`, `wait` seconds) -> 202 with the job, or 200 if it finished in time."""
     form = CaptionForm(request.POST, request.FILES)

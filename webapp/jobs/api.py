@@ -51,3 +51,29 @@ def ensure_session(request):
     if not request.session.session_key:
         request.session.save()
     return request.session.session_key
+
+
+def rate_limited(group):
+    """Per-client (IP) limit from settings.RATE_LIMITS[group]; over it, a 429 with Retry-After."""
+    import functools
+
+    from django.conf import settings
+    from django_ratelimit.core import is_ratelimited
+
+    def decorate(view):
+        @functools.wraps(view)
+        def wrapped(request, *args, **kwargs):
+            rate = settings.RATE_LIMITS[group]
+            if is_ratelimited(request, group=f"unroll.{group}", key="ip", rate=rate, method=is_ratelimited.ALL,
+                              increment=True):
+                count, period = rate.split("/")
+                response = JsonResponse({"error": f"Too many requests: the limit is {count} per "
+                                                  f"{ {'s': 'second', 'm': 'minute', 'h': 'hour'}.get(period, period)}"
+                                                  " for each client. Wait a moment and try again."}, status=429)
+                response["Retry-After"] = "60" if period == "m" else "1" if period == "s" else "3600"
+                return response
+            return view(request, *args, **kwargs)
+
+        return wrapped
+
+    return decorate

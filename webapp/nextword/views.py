@@ -3,7 +3,7 @@ from django.shortcuts import render
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 
-from webapp.jobs.api import ApiError, ensure_session, job_payload, json_body
+from webapp.jobs.api import ApiError, ensure_session, job_payload, json_body, rate_limited
 from webapp.jobs.models import Job
 from webapp.jobs.services import JobError
 
@@ -44,6 +44,7 @@ def _run(request, form_class, kind, answer):
 
 @csrf_exempt  # a plain HTTP client may call the API; abuse is bounded by limits, not CSRF
 @require_POST
+@rate_limited("suggest")
 def suggest_api(request):
     return _run(request, forms.SuggestForm, Job.Kind.NEXT_WORD,
                 lambda job, request: {"job_id": str(job.id), **job.result, "seconds": job.timings()["total_seconds"]})
@@ -51,11 +52,13 @@ def suggest_api(request):
 
 @csrf_exempt
 @require_POST
+@rate_limited("sample")
 def sample_api(request):
     return _run(request, forms.SampleForm, Job.Kind.SAMPLE, job_payload)
 
 
 @csrf_exempt
 @require_POST
+@rate_limited("sample")
 def inspect_api(request):
     return _run(request, forms.PromptForm, Job.Kind.INSPECT, job_payload)

@@ -43,6 +43,7 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    "webapp.core.middleware.RequestSizeLimitMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -52,6 +53,7 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
+    "webapp.core.middleware.DatabaseUnavailableMiddleware",
 ]
 
 ROOT_URLCONF = "webapp.urls"
@@ -131,6 +133,21 @@ CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 3600}
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 CELERY_WORKER_SEND_TASK_EVENTS = False
+
+# Redis is also the cache: rate-limit counters live there.
+CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}}
+
+# Per-client limits on the endpoints that make a worker do work ("count/period", django-ratelimit syntax).
+RATELIMIT_ENABLE = env_bool("RATELIMIT_ENABLE", True)
+RATELIMIT_FAIL_OPEN = True  # if Redis is briefly away, serve rather than fail every request
+RATE_LIMITS = {
+    "suggest": os.environ.get("RATE_LIMIT_SUGGEST", "600/m"),  # suggestions as you type: a burst per keystroke
+    "sample": os.environ.get("RATE_LIMIT_SAMPLE", "60/m"),
+    "caption": os.environ.get("RATE_LIMIT_CAPTION", "30/m"),
+    "lab": os.environ.get("RATE_LIMIT_LAB", "10/m"),
+}
+# Whole request bodies above this are refused with 413 before Django reads them.
+MAX_REQUEST_BYTES = int(os.environ.get("MAX_REQUEST_BYTES", str(12 * 1024 * 1024)))
 
 # Job recovery: a running job's worker touches heartbeat_at every JOB_HEARTBEAT_SECONDS;
 # a job whose heartbeat is older than JOB_STALE_SECONDS belonged to a dead worker.

@@ -1,0 +1,59 @@
+"""The long-range task of the gradient lab: delayed recall.
+
+A sequence starts with one of `symbols` tokens, then T - 1 distractor tokens drawn at random, then a query
+token. At the query the network must say which symbol it saw first, T steps earlier. Nothing in between helps,
+so the only way to solve it is to carry the symbol in the hidden state for T steps; the only way to *learn* it
+is for the gradient of the loss to reach back T steps. Chance accuracy is 1 / symbols.
+
+Token ids (V = symbols + distractors + 1):
+    0 .. symbols-1                       the symbols to remember (also the class labels)
+    symbols .. symbols+distractors-1     distractors
+    symbols+distractors                  the query token ("what did you see first?")
+
+Shapes: inputs are time-major LongTensor (T + 1, B); targets LongTensor (B,).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+
+
+@dataclass(frozen=True)
+class RecallTask:
+    """Delayed recall with distance T between the symbol and the query (T >= 1)."""
+
+    distance: int
+    symbols: int = 4
+    distractors: int = 4
+
+    def __post_init__(self):
+        if self.distance < 1:
+            raise ValueError(f"distance must be at least 1, got {self.distance}")
+        if self.symbols < 2 or self.distractors < 1:
+            raise ValueError(f"need at least 2 symbols and 1 distractor, got {self.symbols}, {self.distractors}")
+
+    @property
+    def vocab_size(self) -> int:
+        return self.symbols + self.distractors + 1
+
+    @property
+    def query_token(self) -> int:
+        return self.symbols + self.distractors
+
+    @property
+    def length(self) -> int:
+        """Tokens per sequence: the symbol, T - 1 distractors, the query."""
+        return self.distance + 1
+
+    @property
+    def chance(self) -> float:
+        return 1.0 / self.symbols
+
+    def batch(self, size: int, generator: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
+        """A fresh batch: inputs (T + 1, B) long, targets (B,) long. Deterministic given the generator state."""
+        target = torch.randint(0, self.symbols, (size,), generator=generator)
+        x = torch.randint(self.symbols, self.symbols + self.distractors, (self.length, size), generator=generator)
+        x[0] = target
+        x[-1] = self.query_token
+        return x, target

@@ -1,0 +1,57 @@
+"""Guards that turn infrastructure trouble into clear answers instead of 500s."""
+import logging
+
+from django.conf import settings
+from django.db import DatabaseError, InterfaceError, OperationalError, connections
+from django.http import HttpResponse, JsonResponse
+
+logger = logging.getLogger(__name__)
+
+
+def wants_json(request):
+    return request.path.startswith("/api/") or request.path == "/healthz" or \
+        "application/json" in request.headers.get("Accept", "")
+
+
+def error_response(request, status, message):
+    if wants_json(request):
+        return JsonResponse({"error": message}, status=status)
+    return HttpResponse(f"<!doctype html><title>{status}</title><h1>{message}</h1>", status=status)
+
+
+class RequestSizeLimitMiddleware:
+    """Refuse an oversized body from its Content-Length, before Django reads or spools any of it."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        try:
+            length = int(request.META.get("CONTENT_LENGTH") or 0)
+        except ValueError:
+            length = 0
+        if length > settings.MAX_REQUEST_BYTES:
+            return error_response(request, 413, f"The request is {length / 1_048_576:.1f} MB; the limit is "
+                                                 f"{settings.MAX_REQUEST_BYTES // 1_048_576} MB.")
+        return self.get_response(request)
+
+
+class DatabaseUnavailableMiddleware:
+    """While the database is down, answer 503 with a reason; connections are re-opened on the next request."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        return self.get_response(request)
+
+    def process_exception(self, request, exception):
+        if isinstance(exception, (OperationalError, InterfaceError)) or (
+                isinstance(exception, DatabaseError) and "connection" in str(exception).lower()):
+            logger.warning("database unavailable: %s", exception)
+            for conn in connections.all():
+                conn.close_if_unusable_or_obsolete()
+            response = error_response(request, 503, "The database is unavailable right now; try again in a moment.")
+            response["Retry-After"] = "5"
+            return response
+        return None
