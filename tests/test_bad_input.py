@@ -121,3 +121,35 @@ def test_next_word_with_no_model_installed_is_400_with_a_reason(client):
 def test_api_answers_405_as_json_for_the_wrong_method(client):
     response = client.get("/api/next-word")
     assert response.status_code == 405
+
+
+def test_path_traversal_names_and_exif_never_reach_the_disk(client, caption_version, settings):
+    from pathlib import Path
+
+    from PIL import Image as PILImage
+
+    exif = PILImage.Exif()
+    exif[0x8825] = {2: (51, 30, 0)}  # GPS latitude
+    exif[0x010F] = "SecretCam"  # camera make
+    exif[0x0112] = 6  # orientation: rotate 90
+    out = io.BytesIO()
+    PILImage.new("RGB", (80, 40), "blue").save(out, "JPEG", exif=exif)
+    response = client.post("/api/captions", {"image": SimpleUploadedFile("../../../etc/passwd.jpg", out.getvalue())})
+    assert response.status_code == 202
+    job = Job.objects.get()
+    stored = Path(job.input_file.path).resolve()
+    assert stored.is_relative_to(Path(settings.MEDIA_ROOT).resolve() / "uploads")
+    assert "passwd" not in stored.name
+    with PILImage.open(stored) as image:
+        assert image.format == "JPEG" and not image.getexif()
+        assert image.size == (40, 80), "EXIF orientation is applied before the metadata is dropped"
+
+
+def test_uploads_are_served_as_jpeg_never_as_html(client, caption_version):
+    html_polyglot = jpeg_bytes() + b"<html><script>alert(1)</script></html>"
+    response = client.post("/api/captions", {"image": SimpleUploadedFile("x.html", html_polyglot)})
+    assert response.status_code == 202
+    job = Job.objects.get()
+    served = client.get(f"/caption/{job.pk}/image.jpg")
+    assert served["Content-Type"] == "image/jpeg" and served["X-Content-Type-Options"] == "nosniff"
+    assert b"<script>" not in b"".join(served.streaming_content)
