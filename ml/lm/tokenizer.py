@@ -12,7 +12,8 @@ lower case, numbers as ``N``, no punctuation, ``<unk>`` for rare words) maps to 
    (``don't`` -> ``do n't``, ``market's`` -> ``market 's``), keeping abbreviations such as ``u.s.``.
 5. Numbers (``12``, ``3.5``, ``1,000``, ``1/2``, ``-4``) become ``N``.
 6. With a vocab, unknown words become ``<unk>``; punctuation-only tokens the vocab does not
-   know are dropped (PTB has no commas or full stops, so ``the market.`` -> ``the market``).
+   know are dropped (PTB has no commas), except sentence ends (``. ! ?``), which become ``<eos>``
+   when the vocab has no full stop: ``Prices fell. Investors`` -> ``prices fell <eos> investors``.
 """
 from __future__ import annotations
 
@@ -32,6 +33,7 @@ _NUMBER = re.compile(r"^[+-]?(\d+([.,/:]\d+)*|\.\d+)(st|nd|rd|th)?$")
 _ABBREV = re.compile(r"^([a-z]\.)+[a-z]?\.?$|^(mr|mrs|ms|dr|st|jr|sr|inc|corp|co|ltd|vs|jan|feb|mar|apr|jun|"
                      r"jul|aug|sep|sept|oct|nov|dec|gov|sen|rep|gen|prof|no)\.$")
 _CLITICS = ("n't", "'s", "'re", "'ve", "'ll", "'d", "'m")
+_SENTENCE_END = {".", "!", "?", "...", "?!", "!!", "??"}
 _PUNCT_CHARS = set("!\"#%'()*+,./:;<=>?@[\\]^_`{|}~-")
 
 
@@ -93,6 +95,11 @@ def tokenize(text: str, vocab: "Vocab | None" = None, newline_eos: bool = True) 
                 if tok != NUM and _NUMBER.match(tok):
                     tok = NUM
                 if vocab is not None and tok not in known:
+                    if tok in _SENTENCE_END and newline_eos and EOS in known:
+                        # PTB-style vocabularies have no full stops: a sentence end is an <eos>.
+                        if out and out[-1] != EOS:
+                            out.append(EOS)
+                        continue
                     if is_punct_token(tok):
                         continue  # punctuation the model never saw carries no signal
                     tok = UNK

@@ -240,12 +240,16 @@ def train(cfg: TrainConfig, run_dir: str | Path, on_progress: Callable[[dict], N
     stop = should_stop or (lambda: False)
     if resume and (run / "train_config.json").is_file():
         saved = TrainConfig.from_dict(ckpt.read_json(run / "train_config.json"))
-        # The saved config wins; budget/logging knobs may be changed by passing a non-default value.
+        # The saved config wins; budget/logging knobs and the LR may be changed by passing a non-default
+        # value (a new --lr replaces the current base LR: a manual anneal step).
         defaults = TrainConfig()
-        for k in ("max_minutes", "threads", "log_every", "checkpoint_minutes", "epochs", "patience"):
+        new_lr = cfg.lr if cfg.lr != defaults.lr else None
+        for k in ("max_minutes", "threads", "log_every", "checkpoint_minutes", "epochs", "patience", "lr"):
             if getattr(cfg, k) != getattr(defaults, k):
                 setattr(saved, k, getattr(cfg, k))
         cfg = saved
+    else:
+        new_lr = None
     if cfg.threads > 0:
         torch.set_num_threads(cfg.threads)
     set_seed(cfg.seed)
@@ -270,7 +274,16 @@ def train(cfg: TrainConfig, run_dir: str | Path, on_progress: Callable[[dict], N
           "bad_epochs": 0, "history": [], "train_wall_s": 0.0, "ema_updates": 0, "status": "running"}
     if resume and (run / "last" / "state.json").is_file():
         st, hidden = _load_last(run, model, ema, opt, hidden)
+        if new_lr is not None:
+            st["base_lr"] = new_lr
+            st["bad_epochs"] = 0
         emit({"event": "resumed", "epoch": st["epoch"], "step": st["step"], "total_steps": total_steps})
+    if "commands" not in st:  # runs started before this field existed: recover the first command
+        best_metrics = run / "best" / "metrics.json"
+        first = ckpt.read_json(best_metrics).get("command") if best_metrics.is_file() else None
+        st["commands"] = [first] if first and first != command else []
+    if command:
+        st["commands"].append(command)
     ckpt._write_json(run / "train_config.json", asdict(cfg))
     manifest = {"slot": cfg.slot or run.name, "label": cfg.label or run.name, "corpus": cfg.corpus,
                 "corpus_description": corpus.description, "train": asdict(cfg),
@@ -278,6 +291,7 @@ def train(cfg: TrainConfig, run_dir: str | Path, on_progress: Callable[[dict], N
 
     def save_best(valid_ppl):
         metrics = {"valid_ppl": valid_ppl, "epoch": st["epoch"], "step": st["step"], "command": command,
+                   "commands": st["commands"],  # every invocation (start + resumes) that made this model
                    "train_wall_s": round(st["train_wall_s"], 1), "history": st["history"],
                    "tokens_per_s": st.get("tokens_per_s")}
         ckpt.save_model_dir(run / "best", model, vocab, manifest, metrics)

@@ -24,7 +24,13 @@ def test_ptb_maps_to_itself(vocab):
 
 def test_prompt_normalisation(vocab):
     toks = tokenize("The Board's director, Mr. Smith, don't join in 1990!", vocab)
-    assert toks == ["the", "board", "'s", "director", "mr.", "smith", "do", "n't", "join", "in", "N"]
+    assert toks == ["the", "board", "'s", "director", "mr.", "smith", "do", "n't", "join", "in", "N", "<eos>"]
+
+
+def test_sentence_ends_become_eos_for_ptb_vocab(vocab):
+    assert tokenize("The board. The director!? Mr. Smith", vocab) == [
+        "the", "board", EOS, "the", "director", EOS, "mr.", "smith"]
+    assert tokenize("...", vocab) == []  # no leading <eos> from punctuation alone
 
 
 def test_numbers_become_N():
@@ -42,6 +48,7 @@ def test_empty_and_whitespace():
 
 def test_only_punctuation_is_dropped_with_vocab(vocab):
     assert tokenize("?!... ,,, --", vocab) == []
+    assert tokenize(", ; : -- ( )", vocab) == []
 
 
 def test_only_unknown_words(vocab):

@@ -142,3 +142,13 @@ def test_find_model_dirs(tmp_path):
     (tmp_path / "other").mkdir()
     found = ckpt.find_model_dirs(tmp_path)
     assert [f["slot"] for f in found] == ["a"] and found[0]["cell"] == "gru"
+
+
+def test_resume_with_new_lr_anneals(tmp_path):
+    corpus = tiny_corpus()
+    train(TrainConfig(**TINY), tmp_path, corpus=corpus)
+    events = []
+    res = train(TrainConfig(**TINY | {"epochs": 2, "lr": 1e-4}), tmp_path, corpus=corpus, resume=True,
+                on_progress=events.append)
+    assert res["status"] == "finished"
+    assert {e["lr"] for e in events if e["event"] == "step"} == {1e-4}

@@ -75,6 +75,7 @@ def preload_active_models():
 
 
 @worker_process_init.connect
-def _preload_in_background(**kwargs):
-    # In a thread: Celery kills a pool process whose init takes more than a few seconds.
-    threading.Thread(target=preload_active_models, name="model-preload", daemon=True).start()
+def _preload(**kwargs):
+    # Synchronously, before the process takes a task: loading code such as torch.fx tracing patches global
+    # state and must never overlap inference in another thread. CELERY_WORKER_PROC_ALIVE_TIMEOUT allows for it.
+    preload_active_models()

@@ -1,11 +1,14 @@
 """Train a word-level LM: a thin wrapper over ml.lm.train.train (every TrainConfig field is an option).
 
     python manage.py train_lm --corpus ptb --cell lstm --out var/runs/ptb-lstm
-    python manage.py train_lm --out var/runs/ptb-lstm --resume        # continue after a stop
+    python manage.py train_lm --out var/runs/ptb-lstm --resume        # continue after a stop (or SIGTERM)
+    python manage.py train_lm --out var/runs/ptb-lstm --resume --lr 0.0005 --epochs 9   # manual anneal step
+    python manage.py train_lm ... --init-from models/lm-ptb-lstm      # warm start when var/runs is gone
     python manage.py train_lm ... --export models/lm-ptb-lstm          # also copy best/ there in float16
 """
 import json
 import shlex
+import signal
 import sys
 from dataclasses import MISSING, fields
 from pathlib import Path
@@ -56,8 +59,17 @@ class Command(BaseCommand):
                                               for k, v in d.items() if k != "history"}))
                 self.stdout.flush()
 
+        # SIGTERM/SIGINT stop the run at the next step and keep a resumable checkpoint.
+        stop = {"flag": False}
+
+        def request_stop(signum, frame):
+            stop["flag"] = True
+
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            signal.signal(sig, request_stop)
         try:
-            result = train(cfg, out, on_progress=on_progress, resume=opts["resume"], command=command)
+            result = train(cfg, out, on_progress=on_progress, should_stop=lambda: stop["flag"],
+                           resume=opts["resume"], command=command)
         except (ValueError, FileNotFoundError) as e:
             raise CommandError(str(e))
         if opts["export"] and result.get("best_dir"):

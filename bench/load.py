@@ -1,0 +1,191 @@
+"""Load test: N concurrent clients at the next-word and caption APIs for a bounded time.
+
+    .venv/bin/python bench/load.py                        # 50 clients, 60 s, its own stack with 2 workers
+    .venv/bin/python bench/load.py --clients 200 --seconds 120
+    .venv/bin/python bench/load.py --url http://127.0.0.1:8000   # against a running `make run`
+
+Every client loops: a next-word request (the view waits for the worker; a 202 is followed to completion) or,
+one time in five, a caption upload followed until its job ends. Afterwards every job the clients created is read
+back: "lost" counts jobs that never finished. Prints throughput, p50/p95/p99 and errors; --json for machines.
+"""
+import argparse
+import io
+import json
+import random
+import statistics
+import sys
+import tempfile
+import threading
+import time
+import urllib.error
+import urllib.request
+import uuid
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from stack import Stack  # noqa: E402
+
+PROMPTS = ["the stock market", "the company said", "shares of", "in new york", "the federal government",
+           "mr. brown said the", "analysts expect the"]
+
+
+def percentile(values, q):
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(q / 100 * (len(ordered) - 1)))] if ordered else None
+
+
+def request(method, url, body=None, headers=None, timeout=300):
+    req = urllib.request.Request(url, data=body, method=method, headers=headers or {})
+    try:
+        with urllib.request.urlopen(req, timeout=timeout) as response:
+            return response.status, json.loads(response.read())
+    except urllib.error.HTTPError as error:
+        try:
+            return error.code, json.loads(error.read())
+        except ValueError:
+            return error.code, {}
+
+
+def follow(url, deadline):
+    """Poll a job until it ends; returns its final payload or None at the deadline."""
+    while time.monotonic() < deadline:
+        status, job = request("GET", url)
+        if status == 200 and job["status"] in ("succeeded", "failed", "cancelled"):
+            return job
+        time.sleep(0.2)
+    return None
+
+
+def jpeg_bytes():
+    from PIL import Image
+
+    flickr = Path(__file__).resolve().parents[2] / "shared" / "data" / "flickr8k" / "images"
+    if flickr.is_dir():
+        return sorted(flickr.glob("*.jpg"))[0].read_bytes()
+    out = io.BytesIO()
+    Image.new("RGB", (224, 224), (90, 140, 200)).save(out, "JPEG")
+    return out.getvalue()
+
+
+class Client(threading.Thread):
+    def __init__(self, base, stop_at, results, jpeg, model, caption_share, seed):
+        super().__init__(daemon=True)
+        self.base, self.stop_at, self.results, self.jpeg, self.model = base, stop_at, results, jpeg, model
+        self.caption_share, self.rng = caption_share, random.Random(seed)
+
+    def run(self):
+        while time.monotonic() < self.stop_at:
+            kind = "caption" if self.rng.random() < self.caption_share else "next_word"
+            started = time.perf_counter()
+            try:
+                ok, job_url = self.caption() if kind == "caption" else self.next_word()
+            except Exception as exc:  # a refused connection or a timeout is an error to report, not a crash
+                ok, job_url = False, None
+                self.results["exceptions"].append(f"{type(exc).__name__}: {exc}"[:200])
+            self.results[kind].append(time.perf_counter() - started)
+            if not ok:
+                self.results["errors"] += 1
+            if job_url:
+                self.results["jobs"].append(job_url)
+
+    def next_word(self):
+        body = json.dumps({"text": self.rng.choice(PROMPTS), "k": 5, "model": self.model}).encode()
+        status, payload = request("POST", f"{self.base}/api/next-word", body, {"Content-Type": "application/json"})
+        if status == 200:
+            return True, f"{self.base}/api/jobs/{payload['job_id']}"
+        if status == 202:
+            job = follow(payload["url"], time.monotonic() + 300)
+            return self.check(job, payload["url"]), payload["url"]
+        self.results["exceptions"].append(f"next-word HTTP {status}: {payload}"[:300])
+        return False, None
+
+    def check(self, job, url):
+        if job and job["status"] == "succeeded":
+            return True
+        self.results["exceptions"].append(f"job {url} ended as {job and job['status']}: {job and job['error']}"[:300])
+        return False
+
+    def caption(self):
+        boundary = uuid.uuid4().hex
+        body = (f'--{boundary}\r\nContent-Disposition: form-data; name="image"; filename="p.jpg"\r\n'
+                "Content-Type: image/jpeg\r\n\r\n").encode() + self.jpeg + f"\r\n--{boundary}--\r\n".encode()
+        status, payload = request("POST", f"{self.base}/api/captions", body,
+                                  {"Content-Type": f"multipart/form-data; boundary={boundary}"})
+        if status not in (200, 202):
+            self.results["exceptions"].append(f"caption HTTP {status}: {payload}"[:300])
+            return False, None
+        job = follow(payload["url"], time.monotonic() + 300)
+        return self.check(job, payload["url"]), payload["url"]
+
+
+def summarise(name, seconds, wall):
+    if not seconds:
+        return {"n": 0}
+    ms = [s * 1000 for s in seconds]
+    return {"n": len(ms), "per_s": round(len(ms) / wall, 2), "p50_ms": round(statistics.median(ms), 1),
+            "p95_ms": round(percentile(ms, 95), 1), "p99_ms": round(percentile(ms, 99), 1)}
+
+
+def run_load(base, clients, seconds, model, caption_share=0.2):
+    results = {"next_word": [], "caption": [], "errors": 0, "exceptions": [], "jobs": []}
+    jpeg = jpeg_bytes()
+    started = time.monotonic()
+    threads = [Client(base, started + seconds, results, jpeg, model, caption_share, seed=i) for i in range(clients)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(seconds + 600)
+    wall = time.monotonic() - started
+    lost = [url for url in results["jobs"] if (follow(url, time.monotonic() + 60) is None)]
+    return {
+        "clients": clients, "seconds": round(wall, 1), "requests": len(results["next_word"]) + len(results["caption"]),
+        "errors": results["errors"], "jobs": len(results["jobs"]), "lost": len(lost),
+        "next_word": summarise("next-word", results["next_word"], wall),
+        "caption": summarise("caption", results["caption"], wall),
+        "first_exceptions": results["exceptions"][:5],
+    }
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--url", help="a running server; default: start a stack")
+    parser.add_argument("--clients", type=int, default=50)
+    parser.add_argument("--seconds", type=float, default=60)
+    parser.add_argument("--workers", type=int, default=2, help="Celery worker processes of the started stack")
+    parser.add_argument("--model", default="ptb-lstm")
+    parser.add_argument("--models-dir", help="checkpoint directories to register (default: the shipped models)")
+    parser.add_argument("--json", action="store_true")
+    args = parser.parse_args()
+    if not 1 <= args.clients <= 200:
+        parser.error("--clients must be between 1 and 200")
+    if not 1 <= args.seconds <= 1800:
+        parser.error("--seconds must be between 1 and 1800")
+
+    stack = None
+    base = args.url
+    if not base:
+        stack = Stack(tempfile.mkdtemp(prefix="unroll-load-"), workers=args.workers, concurrency=1,
+                      models_dir=args.models_dir, env={"RATELIMIT_ENABLE": "0"}).start()
+        base = stack.url
+    try:
+        report = run_load(base, args.clients, args.seconds, args.model)
+    finally:
+        if stack:
+            stack.stop()
+    if args.json:
+        print(json.dumps(report))
+    else:
+        print(f"{report['clients']} clients for {report['seconds']} s: {report['requests']} requests, "
+              f"{report['errors']} errors, {report['jobs']} jobs, {report['lost']} lost")
+        for kind in ("next_word", "caption"):
+            r = report[kind]
+            if r["n"]:
+                print(f"  {kind:<10} n={r['n']:<6} {r['per_s']:7.2f}/s  p50 {r['p50_ms']:8.1f} ms  "
+                      f"p95 {r['p95_ms']:8.1f} ms  p99 {r['p99_ms']:8.1f} ms")
+        for line in report["first_exceptions"]:
+            print("  !", line)
+    return 0 if report["errors"] == 0 and report["lost"] == 0 else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,78 @@
+"""Start a throw-away Unroll stack (Redis, SQLite or DATABASE_URL, workers, gunicorn) for benchmarks."""
+import os
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from webapp import launcher  # noqa: E402
+
+
+class Stack:
+    def __init__(self, workdir, workers=1, concurrency=1, web_threads=8, models_dir=None, env=None):
+        self.workdir = Path(workdir)
+        self.port = launcher.free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.env = dict(os.environ, UNROLL_VAR_DIR=str(self.workdir), DJANGO_SETTINGS_MODULE="webapp.settings.dev",
+                        DEBUG="0", **(env or {}))
+        if not self.env.get("BENCH_DATABASE_URL"):
+            self.env.pop("DATABASE_URL", None)  # SQLite in the scratch folder, never a shared database
+        else:
+            self.env["DATABASE_URL"] = self.env["BENCH_DATABASE_URL"]
+        if models_dir:
+            self.env["UNROLL_MODELS_DIR"] = str(models_dir)
+        self.workers, self.concurrency, self.web_threads = workers, concurrency, web_threads
+        self.children = []
+        self.redis = None
+
+    def start(self):
+        if not self.env.get("REDIS_URL"):
+            self.env["REDIS_URL"], self.redis = launcher.start_redis(workdir=self.workdir / "redis")
+        for args in (["migrate", "--noinput", "-v", "0"], ["collectstatic", "--noinput", "-v", "0"],
+                     ["register_models"]):
+            subprocess.run([sys.executable, "manage.py", *args], cwd=ROOT, env=self.env, check=True,
+                           stdout=subprocess.DEVNULL)
+        for i in range(self.workers):
+            self.start_worker(i)
+        self.web = launcher.spawn([sys.executable, "-m", "gunicorn", "webapp.wsgi", "--bind", f"127.0.0.1:{self.port}",
+                                   "--worker-class", "gthread", "--workers", "2", "--threads", str(self.web_threads),
+                                   "--backlog", "2048", "--timeout", "120", "--log-level", "warning"],
+                                  env=self.env, log=self.workdir / "web.log")
+        self.children.append(("web", self.web))
+        self.wait_healthy()
+        return self
+
+    def start_worker(self, index):
+        worker = launcher.spawn(launcher.worker_command(concurrency=self.concurrency, name=f"bench{index}@%h",
+                                                        loglevel="warning"),
+                                env=self.env, log=self.workdir / f"worker{index}.log")
+        self.children.append((f"worker{index}", worker))
+        return worker
+
+    def wait_healthy(self, timeout=180):
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            try:
+                with urllib.request.urlopen(f"{self.url}/healthz", timeout=5) as response:
+                    if response.status == 200:
+                        return
+            except OSError:
+                pass
+            time.sleep(0.5)
+        raise RuntimeError(f"stack not healthy after {timeout}s; see {self.workdir}")
+
+    def stop(self):
+        for name, proc in reversed(self.children):
+            launcher.stop(proc, name)
+        if self.redis:
+            launcher.stop(self.redis, "redis")
+
+    def __enter__(self):
+        return self.start()
+
+    def __exit__(self, *exc):
+        self.stop()
