@@ -126,13 +126,17 @@ def summarise(name, seconds, wall):
             "p95_ms": round(percentile(ms, 95), 1), "p99_ms": round(percentile(ms, 99), 1)}
 
 
-def run_load(base, clients, seconds, model, caption_share=0.2):
+def run_load(base, clients, seconds, model, caption_share=0.2, fault=None):
+    """`fault`: (after_seconds, callable) run once while the clients are busy, e.g. a Redis restart."""
     results = {"next_word": [], "caption": [], "errors": 0, "exceptions": [], "jobs": []}
     jpeg = jpeg_bytes()
     started = time.monotonic()
     threads = [Client(base, started + seconds, results, jpeg, model, caption_share, seed=i) for i in range(clients)]
     for t in threads:
         t.start()
+    if fault:
+        time.sleep(fault[0])
+        fault[1]()
     for t in threads:
         t.join(seconds + 600)
     wall = time.monotonic() - started
@@ -143,6 +147,7 @@ def run_load(base, clients, seconds, model, caption_share=0.2):
         "next_word": summarise("next-word", results["next_word"], wall),
         "caption": summarise("caption", results["caption"], wall),
         "first_exceptions": results["exceptions"][:5],
+        "redis_restarted": bool(fault),
     }
 
 
@@ -154,6 +159,8 @@ def main():
     parser.add_argument("--workers", type=int, default=2, help="Celery worker processes of the started stack")
     parser.add_argument("--model", default="ptb-lstm")
     parser.add_argument("--models-dir", help="checkpoint directories to register (default: the shipped models)")
+    parser.add_argument("--restart-redis-at", type=float, metavar="SECONDS",
+                        help="kill Redis this many seconds into the run and start it again (fault test)")
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
     if not 1 <= args.clients <= 200:
@@ -164,11 +171,16 @@ def main():
     stack = None
     base = args.url
     if not base:
+        # A lost broker message is re-sent after JOB_RESEND_QUEUED_SECONDS; short here so a fault test is short.
         stack = Stack(tempfile.mkdtemp(prefix="unroll-load-"), workers=args.workers, concurrency=1,
-                      models_dir=args.models_dir, env={"RATELIMIT_ENABLE": "0"}).start()
+                      models_dir=args.models_dir, env={"RATELIMIT_ENABLE": "0", "JOB_RESEND_QUEUED_SECONDS": "10",
+                                                       "JOB_SWEEP_SECONDS": "2"}).start()
         base = stack.url
+    elif args.restart_redis_at is not None:
+        parser.error("--restart-redis-at needs the stack this script starts (no --url)")
+    fault = (args.restart_redis_at, stack.restart_redis) if args.restart_redis_at is not None else None
     try:
-        report = run_load(base, args.clients, args.seconds, args.model)
+        report = run_load(base, args.clients, args.seconds, args.model, fault=fault)
     finally:
         if stack:
             stack.stop()

@@ -30,8 +30,12 @@ class Stack:
         self.redis = None
 
     def start(self):
-        if not self.env.get("REDIS_URL"):
-            self.env["REDIS_URL"], self.redis = launcher.start_redis(workdir=self.workdir / "redis")
+        # Always its own Redis (and so a clean queue), unless BENCH_REDIS_URL names one.
+        if self.env.get("BENCH_REDIS_URL"):
+            self.env["REDIS_URL"] = self.env["BENCH_REDIS_URL"]
+        else:
+            self.env["REDIS_URL"], self.redis = launcher.start_redis(workdir=self.workdir / "redis",
+                                                                     log=self.workdir / "redis.log")
         for args in (["migrate", "--noinput", "-v", "0"], ["collectstatic", "--noinput", "-v", "0"],
                      ["register_models"]):
             subprocess.run([sys.executable, "manage.py", *args], cwd=ROOT, env=self.env, check=True,
@@ -45,6 +49,17 @@ class Stack:
         self.children.append(("web", self.web))
         self.wait_healthy()
         return self
+
+    def restart_redis(self, down_seconds=2.0):
+        """Kill Redis (SIGKILL: everything queued in it is lost, as persistence is off) and start it again on the
+        same port."""
+        import signal
+
+        port = int(self.env["REDIS_URL"].rsplit(":", 1)[1].split("/")[0])
+        self.redis.send_signal(signal.SIGKILL)
+        self.redis.wait()
+        time.sleep(down_seconds)
+        _, self.redis = launcher.start_redis(port=port, workdir=self.workdir / "redis", log=self.workdir / "redis.log")
 
     def start_worker(self, index):
         worker = launcher.spawn(launcher.worker_command(concurrency=self.concurrency, name=f"bench{index}@%h",

@@ -7,4 +7,5 @@ urlpatterns = [
     path("", include("webapp.jobs.urls")),
     path("", include("webapp.nextword.urls")),
     path("", include("webapp.captions.urls")),
+    path("", include("webapp.lab.urls")),
 ]

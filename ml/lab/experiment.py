@@ -39,10 +39,12 @@ GATE_BIAS = 3.0
 
 LIMITS = {"distance": (2, 200), "steps": (10, 400), "hidden": (8, 128), "batch": (8, 64), "tbptt": (1, 200),
           "max_norm": (0.01, 100.0), "lr": (1e-5, 1.0), "seed": (0, 2**31 - 1)}
-# Relative CPU cost of one time step of each cell (fused kernels, H = 64, one thread), measured on the dev box.
-CELL_COST = {"rnn_tanh": 1.0, "rnn_relu": 1.0, "lstm": 2.2, "gru": 2.0}
-# Seconds per unit of `ExperimentConfig.work()`; calibrated with bench/lab_speed.py on the 2-core dev box.
-SECONDS_PER_WORK = 1.0e-6
+# Relative CPU cost of one time step of each cell (fused kernels, one thread, H <= 64, B = 32). Measured on the
+# 2-core dev box: ~75 us per step for RNN and LSTM, ~3x that for GRU (PyTorch's CPU GRU is the slow one).
+CELL_COST = {"rnn_tanh": 1.0, "rnn_relu": 1.0, "lstm": 1.0, "gru": 3.0}
+# Seconds per unit of `ExperimentConfig.work()` (one such time step, evaluation and probes included);
+# calibrated with bench/lab_speed.py. The web form mirrors this budget (webapp/lab/forms.py).
+SECONDS_PER_WORK = 1.0e-4
 MAX_SECONDS = 20.0
 
 
@@ -61,6 +63,8 @@ class ExperimentConfig:
     tbptt: truncated BPTT window k (gradients stop k steps before the loss); None = full BPTT. When set, a
         full-BPTT twin of every cell is trained too.
     sweep: also train at shorter distances (T/8, T/4, T/2) for the accuracy-vs-T chart.
+    time_limit: wall-clock safety net in seconds; training stops early (and says so) if the machine is slower
+        than the cost model expects. Configs the model predicts over MAX_SECONDS are refused up front.
     """
 
     cells: tuple = ("rnn_tanh", "lstm")
@@ -77,7 +81,7 @@ class ExperimentConfig:
     sweep: bool = True
     seed: int = 0
     symbols: int = 4
-    time_limit: float = field(default=MAX_SECONDS, repr=False)
+    time_limit: float = field(default=MAX_SECONDS, repr=False)  # not settable from from_dict()
 
     def __post_init__(self):
         cells = self.cells
@@ -110,8 +114,8 @@ class ExperimentConfig:
             raise ValueError(f"Truncation k={self.tbptt} must be shorter than the distance T={self.distance}; "
                              "otherwise it is full BPTT (leave k empty).")
         seconds = self.estimated_seconds()
-        if seconds > self.time_limit:
-            raise ValueError(f"This experiment would take about {seconds:.0f} s, more than the {self.time_limit:.0f} s "
+        if seconds > MAX_SECONDS:
+            raise ValueError(f"This experiment would take about {seconds:.0f} s, more than the {MAX_SECONDS:.0f} s "
                              "allowed: use fewer steps, cells or twins, a shorter distance, or turn the sweep off.")
 
     @staticmethod
@@ -166,13 +170,12 @@ class ExperimentConfig:
                        self.distance})
 
     def work(self) -> float:
-        """Abstract cost: time steps x batch x hidden-size factor, summed over every run, sweep and probe."""
-        size = self.batch / 32 * max(1.0, self.hidden / 64) ** 1.5
-        per_step = sum(CELL_COST[c] for c in self.cells) * size * 1000
-        runs = len(self.variants()) * self.steps * (self.distance + LEAD + 1)
-        sweep = sum(d + LEAD + 1 for d in self.sweep_distances() if d != self.distance) * self.steps
-        probes = len(self.variants()) * 2 * (self.distance + LEAD + 1) * 20  # step-by-step loops cost ~20 fused steps
-        return per_step * (runs + sweep + probes)
+        """Abstract cost: cell time steps of training, summed over every run and sweep point (+5% for probes)."""
+        size = max(1.0, self.batch / 32) * max(1.0, self.hidden / 64) ** 1.15
+        per_step = sum(CELL_COST[c] for c in self.cells) * size
+        runs = len(self.variants()) * (self.distance + LEAD + 1)
+        sweep = sum(d + LEAD + 1 for d in self.sweep_distances() if d != self.distance)
+        return per_step * self.steps * (runs + sweep) * 1.05
 
     def estimated_seconds(self) -> float:
         return 0.5 + self.work() * SECONDS_PER_WORK
@@ -273,8 +276,9 @@ class RecallNet(nn.Module):
 
 
 def _finite(value: float) -> float | None:
-    """JSON has no NaN or Infinity (the browser's JSON.parse rejects them): non-finite numbers become null."""
-    return float(value) if math.isfinite(value) else None
+    """JSON has no NaN or Infinity (the browser's JSON.parse rejects them): non-finite numbers become null.
+    Five significant digits are plenty for a chart and keep the stored result small."""
+    return float(f"{value:.5g}") if math.isfinite(value) else None
 
 
 def gradient_by_distance(model: RecallNet, x: torch.Tensor, y: torch.Tensor, tbptt: int | None) -> list:
@@ -383,6 +387,9 @@ def train_run(cfg: ExperimentConfig, cell: str, distance: int, clip: bool, tbptt
         diverged_at = step
     if diverged_at is not None:
         clock.tick((cfg.steps - step) * task.length, run=label, step=step, steps=cfg.steps)
+    if diverged_at is None and acc_steps[-1] != step:  # stopped early by the time limit: score where it got to
+        acc_steps.append(step)
+        accs.append(accuracy(model, x_eval, y_eval))
     final = accs[-1] if diverged_at is None else None
     result.update({
         "steps_run": step, "loss": losses, "grad_norm": grad_norms, "acc_steps": acc_steps, "accuracy": accs,
@@ -419,20 +426,20 @@ def run_experiment(cfg: ExperimentConfig, on_progress=None, should_stop=None) ->
     try:
         variants = cfg.variants()
         sweep_ds = [d for d in cfg.sweep_distances() if d != cfg.distance]
-        total = len(cfg.cells) * cfg.steps * (len(variants) * (cfg.distance + LEAD + 1) + sum(d + LEAD + 1 for d in sweep_ds))
+        length = cfg.distance + LEAD + 1
+        total = len(cfg.cells) * cfg.steps * (len(variants) * length + sum(d + LEAD + 1 for d in sweep_ds))
         clock = _Clock(cfg, total, on_progress, should_stop)
         runs = []
         for cell in cfg.cells:
             for v in variants:
-                label = CELL_LABELS[cell] + {"main": "", "unclipped": " · unclipped", "full": " · full BPTT"}[v["variant"]]
-                if v["variant"] == "main" and cfg.clip:
-                    label += " · clipped"
-                if v["variant"] == "main" and cfg.tbptt is not None:
-                    label += f" · k={cfg.tbptt}"
+                label = CELL_LABELS[cell]
+                label += " · clipped" if v["clip"] else (" · unclipped" if cfg.clip else "")
+                label += f" · k={v['tbptt']}" if v["tbptt"] is not None else (" · full BPTT" if cfg.tbptt else "")
                 run = train_run(cfg, cell, cfg.distance, v["clip"], v["tbptt"], clock, label=label)
                 run["variant"] = v["variant"]
-                run["decay_1_to_50"] = decay_ratio(run["grad_by_distance"], cfg.distance)
-                run["decay_1_to_50_init"] = decay_ratio(run["grad_by_distance_init"], cfg.distance)
+                run["grad_ratio"] = {"near": 1, "far": min(50, cfg.distance),
+                                     "init": decay_ratio(run["grad_by_distance_init"], cfg.distance),
+                                     "trained": decay_ratio(run["grad_by_distance"], cfg.distance)}
                 runs.append(run)
 
         sweep = {"distances": cfg.sweep_distances(), "steps": cfg.steps, "accuracy": {}}
@@ -454,7 +461,7 @@ def run_experiment(cfg: ExperimentConfig, on_progress=None, should_stop=None) ->
         return {
             "config": cfg.as_dict(),
             "task": {"distance": cfg.distance, "symbols": cfg.symbols, "chance": 1.0 / cfg.symbols,
-                     "lead": LEAD, "length": cfg.distance + LEAD + 1},
+                     "lead": LEAD, "length": length},
             "labels": {c: CELL_LABELS[c] for c in cfg.cells},
             "runs": runs,
             "sweep": sweep,

@@ -2,8 +2,9 @@
 
 A sequence starts with a few random distractor tokens (the lead-in), then one of `symbols` tokens, then T - 1
 distractors drawn at random, then a query token. At the query the network must say which symbol it saw, T steps
-earlier. Nothing in between helps, so the only way to solve it is to carry the symbol in the hidden state for T steps; the only way to *learn* it
-is for the gradient of the loss to reach back T steps. Chance accuracy is 1 / symbols.
+earlier. Nothing in between helps, so the only way to solve it is to carry the symbol in the hidden state for
+T steps, and the only way to *learn* that is for the gradient of the loss to reach back T steps.
+Chance accuracy is 1 / symbols.
 
 The lead-in matters for exploding networks: in a net whose recurrence amplifies every step, the very first
 input is amplified the most and would dominate the final state for free; with noise in front of the symbol,

@@ -40,6 +40,7 @@ INSTALLED_APPS = [
     "webapp.nextword",
     "webapp.captions",
     "webapp.training",
+    "webapp.lab",
 ]
 
 MIDDLEWARE = [
