@@ -18,11 +18,16 @@
     const layout = (title, y2) => ({title: {text: title, font: {size: 14}}, margin: {t: 36, r: 50, b: 40, l: 50},
       xaxis: {title: "step"}, yaxis: {title: y2[0]}, yaxis2: {title: y2[1], overlaying: "y", side: "right"},
       legend: {orientation: "h", y: -0.25}, height: 300});
+    // Language models report validation perplexity; captioners report BLEU-4 and CIDEr.
+    const captioner = epochs.some((e) => e.val);
+    const validation = captioner
+      ? {y: epochs.map((e) => e.val.cider), name: "validation CIDEr"}
+      : {y: epochs.map((e) => e.valid_ppl), name: "validation perplexity"};
     Plotly.react($("chart-loss"), [
       {x: steps.map((e) => e.step), y: steps.map((e) => e.loss), name: "training loss", mode: "lines"},
-      {x: epochs.map((e) => e.step), y: epochs.map((e) => e.valid_ppl), name: "validation perplexity",
-       mode: "lines+markers", yaxis: "y2"},
-    ], layout("Loss and perplexity", ["loss (nats)", "perplexity"]), {displayModeBar: false, responsive: true});
+      {x: epochs.map((e) => e.step), ...validation, mode: "lines+markers", yaxis: "y2"},
+    ], layout(captioner ? "Loss and CIDEr" : "Loss and perplexity", ["loss (nats)", captioner ? "CIDEr" : "perplexity"]),
+    {displayModeBar: false, responsive: true});
     Plotly.react($("chart-grad"), [
       {x: steps.map((e) => e.step), y: steps.map((e) => e.grad_norm), name: "gradient norm", mode: "lines"},
       {x: steps.map((e) => e.step), y: steps.map((e) => e.tokens_per_s), name: "tokens / s", mode: "lines",
@@ -45,6 +50,7 @@
     if (p.step) {
       $("run-detail").textContent = `epoch ${p.epoch} · step ${p.step} of ${p.total_steps} · loss ${(p.loss || 0).toFixed(3)}` +
         (p.valid_ppl ? ` · validation perplexity ${p.valid_ppl.toFixed(1)}` : "") +
+        (p.val_cider ? ` · validation CIDEr ${p.val_cider.toFixed(3)}, BLEU-4 ${p.val_bleu4.toFixed(3)}` : "") +
         (p.tokens_per_s ? ` · ${Math.round(p.tokens_per_s)} tokens/s` : "");
     }
     $("run-error").style.display = data.error ? "" : "none";

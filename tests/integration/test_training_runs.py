@@ -73,3 +73,32 @@ def test_a_run_whose_worker_is_killed_fails_with_the_reason(start_worker, wait_u
     run = wait_until(lambda: finished(run.pk), timeout=40, message="the run to be marked failed")
     assert run.job.status == Job.Status.FAILED
     assert "stopped responding" in run.job.error and "killed or crashed" in run.job.error
+
+
+FLICKR = Path(__file__).resolve().parents[3] / "shared" / "data" / "flickr8k"
+
+
+@pytest.mark.skipif(not (FLICKR / "captions.txt").exists(), reason="needs the shared Flickr8k photos in ../shared/data")
+def test_a_captioner_run_on_an_uploaded_zip_registers_a_captioner_version(celery_worker, wait_until):
+    import csv
+    import io
+    import zipfile
+
+    rows = list(csv.reader((FLICKR / "captions.txt").open()))[1:]
+    names = sorted({name for name, _ in rows})[:12]
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w") as archive:
+        archive.writestr("my-photos/captions.txt", "image,caption\n" + "".join(
+            f'{name},"{caption}"\n' for name, caption in rows if name in names))
+        for name in names:
+            archive.write(FLICKR / "images" / name, f"my-photos/Images/{name}")
+    dataset = services.create_dataset("my photos", Dataset.Kind.CAPTIONS, SimpleUploadedFile("p.zip", out.getvalue()))
+    assert dataset.report["images"] == 12 and Path(dataset.folder, "captions.txt").exists()
+
+    params = {"embed_dim": 16, "hidden_dim": 16, "attention_dim": 16, "proj_dim": 16, "dropout": 0.0,
+              "min_freq": 1, "batch_images": 4, "max_epochs": 1, "val_beam": 1, "num_threads": 1, "seed": 1}
+    run = services.start_run(params=params, slot="my-photos", label="My photos", dataset=dataset, kind="caption")
+    run = wait_until(lambda: finished(run.pk), timeout=180, message="the captioner run to end")
+    assert run.job.status == Job.Status.SUCCEEDED, run.job.error
+    assert run.model_version.kind == "caption" and "cider" in run.model_version.metrics
+    assert "CIDEr" in run.log

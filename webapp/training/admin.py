@@ -9,7 +9,7 @@ from django.utils.html import format_html
 from webapp.jobs import services as jobs
 
 from . import services
-from .forms import DatasetForm, StartRunForm
+from .forms import CAPTION_FIELDSETS, DatasetForm, StartCaptionRunForm, StartRunForm
 from .models import Dataset, TrainingRun
 
 
@@ -33,6 +33,7 @@ class DatasetAdmin(admin.ModelAdmin):
         if not change:
             obj.created_by = request.user
         super().save_model(request, obj, form, change)
+        services.extract_caption_zip(obj)
 
 
 @admin.register(TrainingRun)
@@ -49,9 +50,9 @@ class TrainingRunAdmin(admin.ModelAdmin):
     def has_change_permission(self, request, obj=None):
         return False
 
-    @admin.display(description="Cell")
+    @admin.display(description="Model")
     def cell(self, obj):
-        return obj.params.get("cell")
+        return obj.params.get("cell") if obj.kind == "lm" else "captioner"
 
     @admin.display(description="Status")
     def status_badge(self, obj):
@@ -62,10 +63,12 @@ class TrainingRunAdmin(admin.ModelAdmin):
         fraction = (obj.job.progress or {}).get("fraction") or (1.0 if obj.job.status == "succeeded" else 0.0)
         return f"{fraction:.0%}"
 
-    @admin.display(description="Best valid ppl")
+    @admin.display(description="Best validation")
     def best_ppl(self, obj):
-        value = (obj.job.result or {}).get("best_valid_ppl")
-        return f"{value:.1f}" if value else "—"
+        result = obj.job.result or {}
+        if result.get("best_valid_ppl"):
+            return f"perplexity {result['best_valid_ppl']:.1f}"
+        return f"score {result['best']:.3f}" if result.get("best") else "—"
 
     @admin.display(description="Queued", ordering="job__queued_at")
     def queued(self, obj):
@@ -85,15 +88,18 @@ class TrainingRunAdmin(admin.ModelAdmin):
     def start_view(self, request):
         if not self.has_add_permission(request):
             raise PermissionDenied
-        form = StartRunForm(request.POST or None)
+        kind = "caption" if request.GET.get("kind") == "caption" else "lm"
+        form = (StartCaptionRunForm if kind == "caption" else StartRunForm)(request.POST or None)
         if request.method == "POST" and form.is_valid():
             data = form.cleaned_data
             run = services.start_run(params=form.params(), slot=data["slot"], label=data["label"],
-                                     corpus=data["corpus"], dataset=data.get("dataset"), user=request.user)
+                                     corpus=data.get("corpus", "dataset"), dataset=data.get("dataset"),
+                                     user=request.user, kind=kind)
             messages.success(request, f"Training run “{run.label}” is queued on the training queue.")
             return redirect("admin:training_trainingrun_change", run.pk)
-        context = {**self.admin_site.each_context(request), "title": "Start a training run", "form": form,
-                   "opts": self.model._meta, "fieldsets": START_FIELDSETS}
+        title = "Train an image captioner" if kind == "caption" else "Train a language model"
+        context = {**self.admin_site.each_context(request), "title": title, "form": form, "kind": kind,
+                   "opts": self.model._meta, "fieldsets": CAPTION_FIELDSETS if kind == "caption" else START_FIELDSETS}
         return TemplateResponse(request, "admin/training/trainingrun/start.html", context)
 
     def progress_view(self, request, run_id):

@@ -87,3 +87,52 @@ class StartRunForm(forms.Form):
 
     def params(self):
         return {k: v for k, v in self.cleaned_data.items() if k not in self.RUN_FIELDS}
+
+
+class StartCaptionRunForm(forms.Form):
+    """Every option ml.caption.train.TrainConfig supports for a run on a caption dataset."""
+
+    label = forms.CharField(max_length=120, initial="My photos · captioner")
+    slot = forms.SlugField(max_length=64, initial="flickr8k",
+                           help_text="'flickr8k' offers a new version of the demo's captioner.")
+    dataset = forms.ModelChoiceField(queryset=Dataset.objects.filter(kind=Dataset.Kind.CAPTIONS))
+    embed_dim = forms.IntegerField(label="Word embedding size", min_value=8, max_value=1024, initial=512)
+    hidden_dim = forms.IntegerField(label="LSTM hidden size", min_value=8, max_value=1024, initial=512)
+    attention_dim = forms.IntegerField(label="Attention size", min_value=8, max_value=1024, initial=512)
+    proj_dim = forms.IntegerField(label="Image feature projection", min_value=8, max_value=1280, initial=512)
+    dropout = forms.FloatField(min_value=0, max_value=0.9, initial=0.5)
+    tie_weights = forms.BooleanField(required=False, initial=True)
+    min_freq = forms.IntegerField(label="Vocabulary: minimum word count", min_value=1, max_value=100, initial=5)
+    max_words = forms.IntegerField(label="Longest training caption (words)", min_value=3, max_value=60, initial=20)
+    fine_tune_blocks = forms.IntegerField(label="Fine-tune the encoder's last N blocks", min_value=0, max_value=6,
+                                          initial=0, help_text="0 keeps MobileNetV2 frozen and caches its features "
+                                                               "(fast on a CPU).")
+    batch_images = forms.IntegerField(label="Images per batch (×5 captions)", min_value=1, max_value=256, initial=32)
+    lr = forms.FloatField(label="Learning rate", min_value=1e-6, max_value=1, initial=4e-4)
+    encoder_lr = forms.FloatField(label="Encoder learning rate", min_value=1e-7, max_value=1, initial=1e-4)
+    grad_clip = forms.FloatField(label="Gradient clipping (max norm)", min_value=0.01, max_value=100, initial=5.0)
+    alpha_c = forms.FloatField(label="Doubly stochastic attention weight", min_value=0, max_value=10, initial=1.0)
+    label_smoothing = forms.FloatField(min_value=0, max_value=0.5, initial=0.1)
+    max_epochs = forms.IntegerField(label="Epochs", min_value=1, max_value=100, initial=10)
+    patience = forms.IntegerField(label="Early-stopping patience (epochs)", min_value=1, max_value=20, initial=3)
+    early_stop_metric = forms.ChoiceField(choices=[("cider", "CIDEr"), ("bleu4", "BLEU-4")], initial="cider")
+    val_beam = forms.IntegerField(label="Beam width for validation", min_value=1, max_value=10, initial=3)
+    time_budget_min = forms.FloatField(label="Time budget (minutes, 0 = none)", min_value=0, max_value=24 * 60,
+                                       initial=0)
+    num_threads = forms.IntegerField(label="CPU threads (0 = all)", min_value=0, max_value=64, initial=0)
+    seed = forms.IntegerField(min_value=0, max_value=2**31 - 1, initial=8)
+
+    RUN_FIELDS = ("label", "slot", "dataset")
+
+    def params(self):
+        return {k: v for k, v in self.cleaned_data.items() if k not in self.RUN_FIELDS}
+
+
+CAPTION_FIELDSETS = [
+    ("What to train", ["label", "slot", "dataset"]),
+    ("Network", ["embed_dim", "hidden_dim", "attention_dim", "proj_dim", "dropout", "tie_weights", "min_freq",
+                 "max_words", "fine_tune_blocks"]),
+    ("Optimisation", ["batch_images", "lr", "encoder_lr", "grad_clip", "alpha_c", "label_smoothing", "max_epochs",
+                      "patience", "early_stop_metric", "val_beam"]),
+    ("Machine", ["time_budget_min", "num_threads", "seed"]),
+]

@@ -40,6 +40,26 @@ def create_dataset(name, kind, uploaded=None, folder="", user=None):
         report = inspect_caption_folder(folder, data_roots())
         dataset = Dataset(name=name, kind=kind, folder=report["folder"], report=report, created_by=user)
     dataset.save()
+    extract_caption_zip(dataset)
+    return dataset
+
+
+def extract_caption_zip(dataset):
+    """Unpack an uploaded caption .zip next to it, once, so training reads it as a folder (paths checked on upload)."""
+    import zipfile
+
+    if dataset.kind != Dataset.Kind.CAPTIONS or not dataset.file or dataset.folder:
+        return dataset
+    target = Path(settings.MEDIA_ROOT) / "datasets" / "extracted" / str(dataset.pk)
+    with zipfile.ZipFile(dataset.file.path) as archive:
+        archive.extractall(target)
+    # The captions file may sit in a sub-folder of the zip: train from the folder that holds it.
+    captions = next((p for name in ("captions.txt", "Flickr8k.token.txt", "dataset_*.json")
+                     for p in sorted(target.rglob(name))), None)
+    root = captions.parent.parent if captions and captions.parent.name == "Flickr8k_text" else (
+        captions.parent if captions else target)
+    Dataset.objects.filter(pk=dataset.pk).update(folder=str(root))
+    dataset.folder = str(root)
     return dataset
 
 
@@ -50,12 +70,17 @@ def corpus_spec(run):
 
 
 @transaction.atomic
-def start_run(*, params, slot, label, corpus="dataset", dataset=None, user=None, queue=None):
-    """Queue a language-model training run on the `training` queue (or another, e.g. a GPU machine's)."""
-    if corpus == "dataset" and (dataset is None or dataset.kind != Dataset.Kind.TEXT):
+def start_run(*, params, slot, label, corpus="dataset", dataset=None, user=None, queue=None, kind="lm"):
+    """Queue a training run (kind 'lm' or 'caption') on the `training` queue (or another, e.g. a GPU machine's)."""
+    if kind == "caption":
+        if dataset is None or dataset.kind != Dataset.Kind.CAPTIONS:
+            raise DatasetInvalid("Choose a caption dataset.")
+        corpus = "dataset"
+    elif corpus == "dataset" and (dataset is None or dataset.kind != Dataset.Kind.TEXT):
         raise DatasetInvalid("Choose a text dataset, or the PTB or Shakespeare corpus.")
-    job = jobs.create_job(Job.Kind.TRAIN, {"params": params, "slot": slot}, owner=user, queue=queue)
-    run = TrainingRun.objects.create(job=job, kind="lm", corpus=corpus, dataset=dataset if corpus == "dataset" else None,
+    job = jobs.create_job(Job.Kind.TRAIN, {"params": params, "slot": slot, "kind": kind}, owner=user, queue=queue)
+    run = TrainingRun.objects.create(job=job, kind=kind, corpus=corpus,
+                                     dataset=dataset if corpus == "dataset" else None,
                                      slot=slot, label=label, params=params, started_by=user)
     run.run_dir = str(Path(settings.VAR_DIR) / "runs" / f"run-{run.pk}-{job.pk.hex[:8]}")
     run.save(update_fields=["run_dir"])
@@ -65,6 +90,9 @@ def start_run(*, params, slot, label, corpus="dataset", dataset=None, user=None,
 def command_for(run):
     """The shell command that reproduces this run."""
     options = " ".join(f"--{key.replace('_', '-')} {shlex.quote(str(value))}" for key, value in run.params.items())
+    if run.kind == "caption":
+        return (f"python manage.py train_captioner --data {shlex.quote(run.dataset.folder)} {options} "
+                f"--out {run.run_dir}")
     return (f"python manage.py train_lm --corpus {shlex.quote(corpus_spec(run))} {options} "
             f"--slot {run.slot} --label {shlex.quote(run.label)} --out {run.run_dir}")
 
@@ -86,6 +114,8 @@ class ProgressRecorder:
             self.latest["fraction"] = min(1.0, event.get("step", 0) / event["total_steps"])
         if event.get("valid_ppl"):
             self.latest["valid_ppl"] = event["valid_ppl"]
+        if isinstance(event.get("val"), dict):  # captioner: validation scores after each epoch
+            self.latest.update({f"val_{k}": event["val"].get(k) for k in ("bleu4", "cider")})
         if event.get("event") == "done" and event.get("status") in ("finished", "early_stopped"):
             self.latest["fraction"] = 1.0
         line = self.log_line(event)
@@ -100,11 +130,17 @@ class ProgressRecorder:
     def log_line(event):
         stamp = time.strftime("%H:%M:%S")
         kind = event.get("event")
+        if kind == "epoch" and isinstance(event.get("val"), dict):
+            val = event["val"]
+            return (f"{stamp} epoch {event['epoch']} done: validation BLEU-4 {val.get('bleu4', 0):.4f}, "
+                    f"CIDEr {val.get('cider', 0):.4f}, {val.get('distinct_words', '?')} distinct words")
         if kind == "epoch":
             return (f"{stamp} epoch {event['epoch']} done: validation perplexity {event['valid_ppl']:.2f} "
                     f"(best {event['best_valid_ppl']:.2f}), {event.get('tokens_per_s') or 0:.0f} tokens/s")
         if kind == "resumed":
             return f"{stamp} resumed from the last checkpoint at step {event['step']}"
+        if kind == "done" and "best_valid_ppl" not in event:
+            return f"{stamp} {event['status']}: best validation score {event.get('best', 0):.4f}"
         if kind == "done":
             best = event.get("best_valid_ppl")
             return f"{stamp} {event['status']}" + (f": best validation perplexity {best:.2f}" if best else "")
@@ -117,10 +153,16 @@ class ProgressRecorder:
 
 def run_training(job, ctx):
     """Worker handler for a training job: train, then register the best checkpoint as a new version."""
+    run = TrainingRun.objects.select_related("dataset").get(job=job)
+    if run.kind == "caption":
+        return run_caption_training(run, ctx)
+    return run_lm_training(run, ctx)
+
+
+def run_lm_training(run, ctx):
     from ml.lm.checkpoint import export_model_dir
     from ml.lm.train import TrainConfig, train
 
-    run = TrainingRun.objects.select_related("dataset").get(job=job)
     try:
         # Log often enough that even a one-minute run draws a curve in the admin.
         cfg = TrainConfig.from_dict({"log_every": 10, **run.params, "corpus": corpus_spec(run), "slot": run.slot,
@@ -153,3 +195,52 @@ def run_training(job, ctx):
     TrainingRun.objects.filter(pk=run.pk).update(model_version=version)
     return {"status": outcome["status"], "best_valid_ppl": outcome["best_valid_ppl"], "epochs": outcome["epoch"] - 1,
             "train_wall_s": outcome["train_wall_s"], "model_version": version.as_dict()}
+
+
+def run_caption_training(run, ctx):
+    from ml.caption.data import load_dataset, make_splits
+    from ml.caption.train import TrainConfig, train
+
+    run_dir = Path(run.run_dir)
+    try:
+        _, captions = load_dataset(run.dataset.folder)
+    except (OSError, ValueError) as exc:
+        raise jobs.JobError(f"Cannot read the dataset: {exc}") from None
+    names = sorted(captions)
+    if len(names) < 3:
+        raise jobs.JobError(f"The dataset has {len(names)} captioned images; at least 3 are needed.")
+    held_out = min(500, max(1, len(names) // 10))
+    params = dict(run.params)
+    splits = make_splits(names, n_val=held_out, n_test=held_out, seed=params.get("seed", 8))
+    (run_dir / "splits").mkdir(parents=True, exist_ok=True)
+    for name, items in splits.items():
+        (run_dir / "splits" / f"{name}.txt").write_text("\n".join(items) + "\n")
+    target = Path(settings.VAR_DIR) / "models" / f"{run.slot}-run{run.pk}"
+    budget_min = params.pop("time_budget_min", 0) or 0
+    try:
+        cfg = TrainConfig(data_dir=run.dataset.folder, train_split=str(run_dir / "splits" / "train.txt"),
+                          val_split=str(run_dir / "splits" / "val.txt"), out_dir=str(run_dir), export_dir=str(target),
+                          cache_root=str(Path(settings.VAR_DIR) / "cache" / "caption-features"),
+                          time_budget_s=budget_min * 60, command=command_for(run), **params)
+    except TypeError as exc:
+        raise jobs.JobError(f"Bad hyper-parameters: {exc}") from None
+    recorder = ProgressRecorder(run, ctx)
+    try:
+        outcome = train(cfg, on_progress=recorder, should_stop=ctx.should_stop)
+    except ValueError as exc:
+        raise jobs.JobError(str(exc)) from None
+    finally:
+        recorder.flush()
+    if outcome["status"] == "stopped":
+        raise jobs.JobCancelled()
+    if not outcome.get("export_dir"):
+        raise jobs.JobError("Training ended before any validation pass, so there is no checkpoint to keep.")
+    metrics = json.loads((target / "metrics.json").read_text())
+    metrics.update(metrics.pop("val", None) or {})  # validation BLEU/CIDEr at the top level, to compare versions
+    version = registry.register("caption", run.slot, run.label, target,
+                                config=json.loads((target / "config.json").read_text()),
+                                metrics={k: v for k, v in metrics.items() if not isinstance(v, (list, dict))},
+                                command=command_for(run), source="trained")
+    TrainingRun.objects.filter(pk=run.pk).update(model_version=version)
+    return {"status": outcome["status"], "best": outcome["best"], "epochs": outcome["epoch"],
+            "train_wall_s": outcome["elapsed_s"], "model_version": version.as_dict()}
