@@ -31,9 +31,12 @@ def fmt(value):
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("presets", nargs="*", choices=[[], *PRESETS], default=[])
+    ap.add_argument("presets", nargs="*", help=f"any of {', '.join(PRESETS)} (default: all)")
     ap.add_argument("--runs", type=int, default=3)
     args = ap.parse_args()
+    unknown = [n for n in args.presets if n not in PRESETS]
+    if unknown:
+        ap.error(f"unknown preset {unknown[0]!r}; choose from {', '.join(PRESETS)}")
     names = args.presets or list(PRESETS)
     print(f"runs={args.runs}, one torch thread per experiment (as in the worker), times in wall seconds")
     print(f"{'preset':10s} {'estimate':>8s} {'p50':>6s} {'p95':>6s} {'max':>6s}  gradient left at distance min(50, T), "

@@ -9,9 +9,7 @@ captions (multipart upload to POST /api/captions with wait, until the caption is
 import argparse
 import io
 import json
-import os
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -19,10 +17,8 @@ import urllib.request
 import uuid
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-
-from webapp import launcher  # noqa: E402
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from stack import ROOT, Stack  # noqa: E402
 
 PROMPTS = ["the stock market", "the company said it will", "in new york stock exchange composite trading",
            "mr. smith said the", "the bank's chief executive", "shares of the company rose"]
@@ -74,52 +70,22 @@ def a_jpeg():
     return out.getvalue()
 
 
-def start_stack(workdir, port):
-    """Redis, a migrated SQLite database with the shipped models, one worker and gunicorn, like `make run`."""
-    env = dict(os.environ, UNROLL_VAR_DIR=str(workdir), DJANGO_SETTINGS_MODULE="webapp.settings.dev", DEBUG="0")
-    env.pop("DATABASE_URL", None) if "--keep-db" not in sys.argv else None
-    url, redis_proc = launcher.start_redis(workdir=Path(workdir) / "redis")
-    env["REDIS_URL"] = url
-    for args in (["migrate", "--noinput", "-v", "0"], ["collectstatic", "--noinput", "-v", "0"], ["register_models"]):
-        subprocess.run([sys.executable, "manage.py", *args], cwd=ROOT, env=env, check=True, stdout=subprocess.DEVNULL)
-    worker = launcher.spawn(launcher.worker_command(concurrency=1, loglevel="warning"), env=env,
-                            log=Path(workdir) / "worker.log")
-    web = launcher.spawn([sys.executable, "-m", "gunicorn", "webapp.wsgi", "--bind", f"127.0.0.1:{port}",
-                          "--worker-class", "gthread", "--workers", "1", "--threads", "4", "--log-level", "warning"],
-                         env=env, log=Path(workdir) / "web.log")
-    return [("web", web), ("worker", worker), ("redis", redis_proc)]
-
-
-def wait_healthy(base, timeout=120):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            with urllib.request.urlopen(f"{base}/healthz", timeout=5) as response:
-                if response.status == 200:
-                    return
-        except OSError:
-            pass
-        time.sleep(0.5)
-    raise SystemExit("the stack did not become healthy")
-
-
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--url", help="measure this running server instead of starting one")
     parser.add_argument("-n", type=int, default=100, help="requests per measurement (after warm-up)")
     parser.add_argument("--model", default="ptb-lstm")
+    parser.add_argument("--models-dir", help="checkpoint directories to register (default: the shipped models)")
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
 
-    children, workdir = [], None
+    stack = None
     base = args.url
     if not base:
-        workdir = tempfile.mkdtemp(prefix="unroll-bench-")
-        port = launcher.free_port()
-        children = start_stack(workdir, port)
-        base = f"http://127.0.0.1:{port}"
+        stack = Stack(tempfile.mkdtemp(prefix="unroll-bench-"), workers=1, concurrency=1, web_threads=4,
+                      models_dir=args.models_dir, env={"RATELIMIT_ENABLE": "0"}).start()
+        base = stack.url
     try:
-        wait_healthy(base)
         jpeg = a_jpeg()
         for i in range(10):  # warm-up: models loaded, connections open
             next_word(base, PROMPTS[i % len(PROMPTS)], args.model)
@@ -142,8 +108,8 @@ def main():
         if args.json:
             print(json.dumps(results))
     finally:
-        for name, proc in children:
-            launcher.stop(proc, name)
+        if stack:
+            stack.stop()
 
 
 if __name__ == "__main__":

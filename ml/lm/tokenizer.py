@@ -10,7 +10,7 @@ lower case, numbers as ``N``, no punctuation, ``<unk>`` for rare words) maps to 
 4. Split on whitespace. For each chunk: keep it whole if the vocab knows it (``mr.``, ``u.s.``,
    ``'s``, ``o'er``); else split off leading/trailing punctuation and English clitics
    (``don't`` -> ``do n't``, ``market's`` -> ``market 's``), keeping abbreviations such as ``u.s.``.
-5. Numbers (``12``, ``3.5``, ``1,000``, ``1/2``, ``-4``) become ``N``.
+5. Numbers (``12``, ``3.5``, ``1,000``, ``1/2``, ``-4``, ``2nd``) become ``N`` unless the vocab knows them (PTB keeps ``20th``).
 6. With a vocab, unknown words become ``<unk>``; punctuation-only tokens the vocab does not
    know are dropped (PTB has no commas), except sentence ends (``. ! ?``), which become ``<eos>``
    when the vocab has no full stop: ``Prices fell. Investors`` -> ``prices fell <eos> investors``.
@@ -92,7 +92,7 @@ def tokenize(text: str, vocab: "Vocab | None" = None, newline_eos: bool = True) 
         for raw in line.split():
             chunk = raw if raw in (NUM, UNK, EOS) else raw.lower()
             for tok in _split_chunk(chunk, known):
-                if tok != NUM and _NUMBER.match(tok):
+                if tok != NUM and tok not in known and _NUMBER.match(tok):
                     tok = NUM
                 if vocab is not None and tok not in known:
                     if tok in _SENTENCE_END and newline_eos and EOS in known:

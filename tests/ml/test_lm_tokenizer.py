@@ -78,3 +78,12 @@ def test_vocab_round_trip(tmp_path):
     assert w.itos == v.itos and w.encode(["a", "zz"]) == [v.stoi["a"], v.unk_id]
     with pytest.raises(ValueError):
         Vocab(["a", "a"])
+
+
+def test_real_ptb_valid_split_maps_to_itself():
+    from treebank import penn  # the installed corpus package; no network
+
+    v = Vocab.build(penn["train"].split())
+    assert len(v) == 10000
+    lines = [ln for ln in penn["valid"].split("\n") if ln.strip()]
+    assert all(tokenize(ln, v, newline_eos=False) == ln.split() for ln in lines)

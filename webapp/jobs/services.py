@@ -54,6 +54,7 @@ def create_job(kind, input=None, *, input_file=None, owner=None, session_key="",
         raise ValueError(f"unknown job kind {kind!r}")
     job = Job(
         kind=kind,
+        enqueued_at=timezone.now(),  # set before the send; a failed send clears it
         input=input or {},
         owner=owner if owner is not None and owner.is_authenticated else None,
         session_key=session_key or "",
@@ -73,9 +74,14 @@ def enqueue(job):
         current_app.send_task(TASK_FOR_KIND[job.kind], args=[str(job.id)], queue=job.queue, ignore_result=True)
     except (KombuError, RedisError, OSError) as exc:
         logger.warning("could not enqueue job %s (%s); it stays queued and will be re-sent", job.id, exc)
+        Job.objects.filter(pk=job.pk).update(enqueued_at=None)
         return False
-    Job.objects.filter(pk=job.pk).update(enqueued_at=timezone.now())
     return True
+
+
+def mark_enqueued(job):
+    """After a re-send: the sweeper measures the next resend from now."""
+    Job.objects.filter(pk=job.pk).update(enqueued_at=timezone.now())
 
 
 def claim(job_id, worker):
@@ -84,7 +90,7 @@ def claim(job_id, worker):
     claimed = Job.objects.filter(pk=job_id, status=Job.Status.QUEUED).update(
         status=Job.Status.RUNNING, worker=worker, started_at=now, heartbeat_at=now, attempts=F("attempts") + 1
     )
-    return Job.objects.get(pk=job_id) if claimed else None
+    return Job.objects.select_related("model_version").get(pk=job_id) if claimed else None
 
 
 def finish(job, status, *, result=None, error=""):
@@ -170,7 +176,8 @@ def recover_stale_jobs(now=None):
         lost = f"Worker {job.worker or '?'} stopped responding during attempt {job.attempts} of {max_attempts}"
         same_attempt = Job.objects.filter(pk=job.pk, status=Job.Status.RUNNING, attempts=job.attempts, worker=job.worker)
         if job.attempts < max_attempts:
-            if same_attempt.update(status=Job.Status.QUEUED, worker="", error=f"{lost}; requeued."):
+            if same_attempt.update(status=Job.Status.QUEUED, worker="", error=f"{lost}; requeued.",
+                                   enqueued_at=now):
                 counts["requeued"] += 1
                 enqueue(job)
         elif same_attempt.update(
@@ -187,5 +194,6 @@ def recover_stale_jobs(now=None):
     )
     for job in unclaimed[:500]:
         if enqueue(job):
+            mark_enqueued(job)
             counts["resent"] += 1
     return counts

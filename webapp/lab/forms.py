@@ -16,7 +16,7 @@ DEFAULT_LR = {"adam": 0.005, "sgd": 0.05}
 LIMITS = {"distance": (2, 200), "steps": (10, 400), "hidden": (8, 128), "batch": (8, 64), "tbptt": (1, 200),
           "max_norm": (0.01, 100.0), "lr": (1e-5, 1.0), "seed": (0, 2**31 - 1)}
 CELL_COST = {"rnn_tanh": 1.0, "rnn_relu": 1.0, "lstm": 1.0, "gru": 3.0}
-SECONDS_PER_WORK = 1.0e-4
+SECONDS_PER_WORK = 1.2e-4
 LEAD = 4
 MAX_SECONDS = 20.0
 

@@ -7,8 +7,9 @@ from webapp.registry.services import active_versions
 MAX_PROMPT_CHARS = 2000
 
 
-def model_choices():
-    return [(v.slot, v.label) for v in active_versions(ModelVersion.Kind.LANGUAGE_MODEL)]
+def model_choices(versions=None):
+    versions = active_versions(ModelVersion.Kind.LANGUAGE_MODEL) if versions is None else versions
+    return [(v.slot, v.label) for v in versions]
 
 
 class PromptForm(forms.Form):
@@ -24,7 +25,9 @@ class PromptForm(forms.Form):
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
-        choices = model_choices()
+        # One query serves both the choices and, after validation, the version to run.
+        self.versions = {v.slot: v for v in active_versions(ModelVersion.Kind.LANGUAGE_MODEL)}
+        choices = model_choices(self.versions.values())
         self.fields["model"].choices = choices
         self.default_model = "ptb-lstm" if any(slot == "ptb-lstm" for slot, _ in choices) else (
             choices[0][0] if choices else None)
@@ -40,6 +43,9 @@ class PromptForm(forms.Form):
         if model is None:
             raise forms.ValidationError("No language model is installed yet.")
         return model
+
+    def version(self):
+        return self.versions.get(self.cleaned_data["model"])
 
 
 class SuggestForm(PromptForm):

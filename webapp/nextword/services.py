@@ -7,9 +7,9 @@ from webapp.registry.services import active_version
 WAIT_SECONDS = 5
 
 
-def request(kind, params, *, owner=None, session_key="", wait=WAIT_SECONDS):
+def request(kind, params, *, version=None, owner=None, session_key="", wait=WAIT_SECONDS):
     """Queue a next-word job on the slot's active version; wait briefly for a fast result."""
-    version = active_version(ModelVersion.Kind.LANGUAGE_MODEL, params["model"])
+    version = version or active_version(ModelVersion.Kind.LANGUAGE_MODEL, params["model"])
     if version is None:
         raise jobs.JobError(f"No active language model for '{params['model']}'.")
     job = jobs.create_job(kind, params, owner=owner, session_key=session_key, model_version=version)

@@ -30,7 +30,8 @@ def _run(request, form_class, kind, answer):
             field, message = forms.first_error(form)
             raise ApiError(message, field=field)
         params = {key: value for key, value in form.cleaned_data.items() if value is not None}
-        job = services.request(kind, params, owner=request.user, session_key=request.session.session_key or "")
+        job = services.request(kind, params, version=form.version(), owner=request.user,
+                               session_key=request.session.session_key or "")
     except ApiError as exc:
         return exc.response()
     except JobError as exc:
