@@ -133,3 +133,15 @@ def test_wait_for_job_times_out_on_a_queued_job():
     start = time.monotonic()
     assert services.wait_for_job(job.pk, 0.3).status == Job.Status.QUEUED
     assert 0.25 < time.monotonic() - start < 2
+
+
+def test_old_finished_suggestions_are_pruned_but_captions_and_recent_jobs_stay(settings):
+    old = timezone.now() - timedelta(days=settings.JOB_EPHEMERAL_DAYS + 1)
+    stale = make_job(status=Job.Status.SUCCEEDED)
+    Job.objects.filter(pk=stale.pk).update(kind=Job.Kind.NEXT_WORD, queued_at=old)
+    caption = make_job(status=Job.Status.SUCCEEDED)
+    Job.objects.filter(pk=caption.pk).update(kind=Job.Kind.CAPTION, queued_at=old)
+    recent = make_job(status=Job.Status.SUCCEEDED)
+    Job.objects.filter(pk=recent.pk).update(kind=Job.Kind.NEXT_WORD)
+    assert services.prune_ephemeral_jobs() == 1
+    assert set(Job.objects.values_list("pk", flat=True)) == {caption.pk, recent.pk}

@@ -197,3 +197,14 @@ def recover_stale_jobs(now=None):
             mark_enqueued(job)
             counts["resent"] += 1
     return counts
+
+
+# Suggestions are made per keystroke and have no page of their own: they are kept a short while only.
+EPHEMERAL_KINDS = (Job.Kind.NEXT_WORD, Job.Kind.INSPECT, Job.Kind.DIAGNOSTIC)
+
+
+def prune_ephemeral_jobs(now=None):
+    """Delete finished suggestion/inspection/diagnostic jobs older than JOB_EPHEMERAL_DAYS. Returns the count."""
+    cutoff = (now or timezone.now()) - timedelta(days=settings.JOB_EPHEMERAL_DAYS)
+    deleted, _ = Job.objects.filter(kind__in=EPHEMERAL_KINDS, status__in=Job.FINISHED, queued_at__lt=cutoff).delete()
+    return deleted

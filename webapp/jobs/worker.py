@@ -3,6 +3,7 @@ import json
 import logging
 import os
 import threading
+import time
 
 from celery.signals import worker_ready, worker_shutdown
 from django.conf import settings
@@ -19,7 +20,11 @@ def _announce(hostname):
     broker.client().set(broker.WORKER_KEY.format(hostname), json.dumps({"pid": os.getpid()}), ex=ttl)
 
 
+PRUNE_EVERY_SECONDS = 600
+
+
 def _sweep_forever(hostname):
+    next_prune = 0.0
     while not _stop.is_set():
         try:
             close_old_connections()
@@ -27,6 +32,11 @@ def _sweep_forever(hostname):
             if any(counts.values()):
                 logger.warning("job sweep: %s", counts)
             _announce(hostname)
+            if time.monotonic() >= next_prune:
+                next_prune = time.monotonic() + PRUNE_EVERY_SECONDS
+                pruned = services.prune_ephemeral_jobs()
+                if pruned:
+                    logger.info("pruned %d old suggestion jobs", pruned)
         except Exception:  # Redis or the database may be briefly away; keep sweeping
             logger.exception("job sweep failed")
             connection.close()

@@ -164,6 +164,9 @@ JOB_RESEND_QUEUED_SECONDS = float(os.environ.get("JOB_RESEND_QUEUED_SECONDS", "1
 TRAINING_DATA_ROOTS = [Path(p) for p in os.environ.get(
     "TRAINING_DATA_ROOTS", f"{BASE_DIR.parent / 'shared' / 'data'},{VAR_DIR / 'datasets'}").split(",") if p]
 
+# Finished next-word suggestions, inspections and diagnostics are deleted after this many days.
+JOB_EPHEMERAL_DAYS = float(os.environ.get("JOB_EPHEMERAL_DAYS", "2"))
+
 MODELS_DIR = Path(os.environ.get("UNROLL_MODELS_DIR", BASE_DIR / "models"))
 
 LOGGING = {
