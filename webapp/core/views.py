@@ -11,5 +11,10 @@ def healthz(request):
     return JsonResponse(report, status=200 if report["ok"] else 503)
 
 
+UNROLLED = [("i", "am"), ("am", "from"), ("from", "nepal"), ("nepal", "…")]
+
+
 def home(request):
-    return render(request, "core/home.html", {"health": health.report(), "demos": navigation.demos()})
+    steps = [{"x": 30 + 150 * i, "word": word, "next": following} for i, (word, following) in enumerate(UNROLLED)]
+    return render(request, "core/home.html", {"health": health.report(), "demos": navigation.demos(),
+                                              "unrolled_steps": steps})
