@@ -10,8 +10,9 @@ the same seed, then reports, as plain JSON-able lists:
   its clipped twin); with truncated BPTT k, every cell also runs with full BPTT;
 * final accuracy against the distance T (a small sweep of shorter distances, same steps each).
 
-Shapes: T = distance, B = batch, E = embedding size, H = hidden size, C = number of symbols (classes).
-Inputs are time-major LongTensor (T + 1, B) as built by `ml.lab.task.RecallTask`.
+Shapes: T = distance, L = LEAD + T + 1 = sequence length, B = batch, E = embedding size, H = hidden size,
+C = number of symbols (classes). Inputs are time-major LongTensor (L, B) as built by `ml.lab.task.RecallTask`;
+gradient profiles are lists of length L indexed by distance d = 0 .. L - 1 from the loss (the symbol is at d = T).
 Everything runs on one CPU thread so the experiment leaves the rest of the machine alone.
 """
 from __future__ import annotations
@@ -35,7 +36,7 @@ EMBED = 16
 EVAL_BATCH = 128
 PROBE_BATCH = 64
 LEAD = 4  # distractors before the symbol (see ml/lab/task.py)
-GATE_BIAS = 3.0
+GATE_BIAS = 3.0  # LSTM forget-gate / GRU update-gate bias at init (see RecallNet.reset_parameters)
 
 LIMITS = {"distance": (2, 200), "steps": (10, 400), "hidden": (8, 128), "batch": (8, 64), "tbptt": (1, 200),
           "max_norm": (0.01, 100.0), "lr": (1e-5, 1.0), "seed": (0, 2**31 - 1)}
@@ -185,7 +186,7 @@ class ExperimentConfig:
 class RecallNet(nn.Module):
     """Embedding -> one recurrent layer (fused nn.RNN / nn.LSTM / nn.GRU) -> linear read-out at the last step.
 
-    forward: x (T + 1, B) long -> logits (B, C).
+    forward: x (L, B) long -> logits (B, C), read from the hidden state after the last token.
     Truncated BPTT with window k detaches the state k steps before the loss (and every k steps before that),
     so the loss's gradient reaches h_t only for T - t <= k.
     """
@@ -221,10 +222,12 @@ class RecallNet(nn.Module):
                 for block in w.data.chunk(gates, 0):
                     nn.init.xavier_uniform_(block)
         if self.cell in ("lstm", "gru"):
-            # Gates start leaning towards "keep": bias 2 on the LSTM forget gate and the GRU update gate, so each
-            # step keeps ~88% of the memory (Gers et al. 2000; Jozefowicz et al. 2015 use 1, Tallec & Ollivier
-            # 2018 argue for more on long tasks). A vanilla RNN has no such knob: its memory path goes through
-            # W_hh and the nonlinearity every step. PyTorch gate order: LSTM i, f, g, o; GRU r, z, n.
+            # Gates start leaning towards "keep": bias 3 on the LSTM forget gate and the GRU update gate, so each
+            # step keeps ~95% of the memory until training says otherwise (Gers et al. 2000; Jozefowicz et al.
+            # 2015 use 1, Tallec & Ollivier 2018 argue for ~log T on long tasks). With 1, the LSTM kept ~1e-3 of
+            # its gradient over 50 steps and did not learn T = 50 in 300 steps (docs/benchmarks.md). A vanilla
+            # RNN has no such knob: its memory path goes through W_hh and the nonlinearity every step.
+            # PyTorch gate order: LSTM i, f, g, o; GRU r, z, n.
             h = self.rnn.hidden_size
             self.rnn.bias_ih_l0.data[h:2 * h].fill_(GATE_BIAS)
         if init == "naive":
@@ -246,8 +249,8 @@ class RecallNet(nn.Module):
         return tuple(s.detach() for s in state) if isinstance(state, tuple) else state.detach()
 
     def forward(self, x: torch.Tensor, tbptt: int | None = None) -> torch.Tensor:
-        """x (T + 1, B) long -> logits (B, C) read from the last hidden state."""
-        emb = self.embed(x)  # (T + 1, B, E)
+        """x (L, B) long -> logits (B, C) read from the last hidden state."""
+        emb = self.embed(x)  # (L, B, E)
         starts = self.chunk_starts(x.size(0), tbptt) + [x.size(0)]
         state = None
         for begin, end in zip(starts[:-1], starts[1:]):
@@ -257,7 +260,7 @@ class RecallNet(nn.Module):
         return self.head(out[-1])
 
     def unrolled(self, x: torch.Tensor, tbptt: int | None = None) -> tuple[torch.Tensor, list[torch.Tensor]]:
-        """Step-by-step forward that keeps every hidden state: x (T + 1, B) -> logits (B, C), [h_t (1, B, H)] * (T + 1).
+        """Step-by-step forward keeping every hidden state: x (L, B) -> logits (B, C), [h_t (1, B, H)] * L.
 
         Same arithmetic as forward() (one fused step at a time); each h_t has retain_grad() so after backward
         h_t.grad is ∂L/∂h_t. For the LSTM h_t is the output state; the cell state c_t carries the long path.
@@ -273,7 +276,7 @@ class RecallNet(nn.Module):
             h = state[0] if isinstance(state, tuple) else state  # (1, B, H)
             h.retain_grad()
             hs.append(h)
-        return self.head(hs[-1][0]), [h for h in hs]
+        return self.head(hs[-1][0]), hs
 
 
 def _finite(value: float) -> float | None:

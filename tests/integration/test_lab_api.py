@@ -5,6 +5,7 @@ import urllib.error
 import urllib.request
 
 import pytest
+from django.core.cache import cache
 
 from webapp.jobs import services as jobs
 from webapp.jobs.models import Job
@@ -14,6 +15,15 @@ pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
 
 # Small enough to finish in about a second on the shared 2-core box.
 SMALL = {"cells": ["rnn_tanh", "lstm"], "distance": 8, "steps": 30, "hidden": 16, "sweep": False}
+
+
+@pytest.fixture(autouse=True)
+def fresh_rate_limits(settings):
+    """Many requests from one address in a few seconds: only the test that is about the limit keeps it."""
+    cache.clear()
+    settings.RATELIMIT_ENABLE = False
+    yield
+    cache.clear()
 
 
 def post_json(url, body):
@@ -102,6 +112,15 @@ def test_the_api_answers_429_while_the_visitors_experiment_is_pending(client):
     assert response.status_code == 429 and "still running" in response.json()["error"]
 
 
+def test_the_lab_api_has_its_own_per_client_rate_limit(client, settings):
+    settings.RATELIMIT_ENABLE = True
+    settings.RATE_LIMITS = {**settings.RATE_LIMITS, "lab": "2/m"}
+    for _ in range(2):
+        assert client.post("/api/lab/experiments", {"distance": 1}, content_type="application/json").status_code == 400
+    response = client.post("/api/lab/experiments", {"distance": 1}, content_type="application/json")
+    assert response.status_code == 429 and "Too many requests" in response.json()["error"]
+
+
 def test_the_worker_handler_turns_a_bad_stored_config_into_a_user_error():
     job = Job(kind=Job.Kind.LAB, input={"config": {"cells": ["lstm"], "distance": 5000}})
     with pytest.raises(jobs.JobError, match="distance must be a whole number from 2 to 200"):
@@ -126,9 +145,10 @@ def test_the_web_form_mirrors_the_ml_limits_presets_and_time_budget():
     assert forms.LIMITS == ml.LIMITS and forms.CELL_COST == ml.CELL_COST and forms.LEAD == ml.LEAD
     assert forms.SECONDS_PER_WORK == ml.SECONDS_PER_WORK and forms.MAX_SECONDS == ml.MAX_SECONDS
     assert forms.DEFAULT_LR == ml.DEFAULT_LR and [c for c, _ in forms.CELLS] == list(ml.CELLS)
-    defaults = {f.name: f.default for f in dataclasses.fields(ml.ExperimentConfig)}
-    assert {k: (list(v) if isinstance(v, tuple) else v) for k, v in defaults.items() if k in forms.DEFAULTS} == forms.DEFAULTS
-    grid = [{}, *[p["config"] for p in ml.PRESETS.values()], {"cells": ["gru"], "hidden": 128, "distance": 12, "steps": 100, "tbptt": 3, "clip": True},
+    defaults = {f.name: f.default for f in dataclasses.fields(ml.ExperimentConfig) if f.name in forms.DEFAULTS}
+    assert {k: (list(v) if isinstance(v, tuple) else v) for k, v in defaults.items()} == forms.DEFAULTS
+    grid = [{}, *[p["config"] for p in ml.PRESETS.values()],
+            {"cells": ["gru"], "hidden": 128, "distance": 12, "steps": 100, "tbptt": 3, "clip": True},
             {"cells": ["rnn_relu", "lstm"], "distance": 3, "steps": 10, "sweep": False}]
     for changes in grid:
         form = forms.ExperimentForm(changes)

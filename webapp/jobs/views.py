@@ -40,7 +40,7 @@ def diagnostic_api(request):
 
 
 
-HISTORY_KINDS = (Job.Kind.CAPTION, Job.Kind.SAMPLE)
+HISTORY_KINDS = (Job.Kind.CAPTION, Job.Kind.SAMPLE, Job.Kind.LAB)
 
 
 def history(request):

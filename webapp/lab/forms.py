@@ -56,6 +56,9 @@ def estimated_seconds(cfg):
     return 0.5 + per_step * cfg["steps"] * (runs + sweep) * 1.05 * SECONDS_PER_WORK
 
 
+HIDDEN_MESSAGE = f"'hidden' must be one of {', '.join(map(str, HIDDEN_SIZES))}."
+
+
 def _range(name, kind="whole number"):
     low, high = LIMITS[name]
     return f"'{name}' must be a {kind} from {low:g} to {high:g}."
@@ -99,8 +102,7 @@ class ExperimentForm(forms.Form):
     distance = int_field("distance")
     steps = int_field("steps")
     hidden = forms.TypedChoiceField(required=False, coerce=int, choices=[(h, h) for h in HIDDEN_SIZES],
-                                    empty_value=None, error_messages={
-                                        "invalid_choice": f"'hidden' must be one of {', '.join(map(str, HIDDEN_SIZES))}."})
+                                    empty_value=None, error_messages={"invalid_choice": HIDDEN_MESSAGE})
     batch = int_field("batch")
     init = forms.ChoiceField(required=False, choices=INITS, error_messages={
         "invalid_choice": "'init' must be 'xavier' or 'naive'."})

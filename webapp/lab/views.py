@@ -4,7 +4,7 @@ from django.urls import reverse
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 
-from webapp.jobs.api import ApiError, ensure_session, job_payload, json_body
+from webapp.jobs.api import ApiError, ensure_session, job_payload, json_body, rate_limited
 from webapp.jobs.models import Job
 
 from . import forms, services
@@ -48,6 +48,7 @@ def result(request, job_id):
 
 @csrf_exempt  # a plain HTTP client may call the API; abuse is bounded by limits, not CSRF
 @require_POST
+@rate_limited("lab")  # per client IP (settings.RATE_LIMITS); services also caps unfinished experiments
 def experiments_api(request):
     """JSON settings (any subset; "preset" names a starting point) -> 202 with the job to follow."""
     try:
