@@ -17,7 +17,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
-from ml.lab import PRESETS, ExperimentConfig, run_experiment  # noqa: E402
+from ml.lab.experiment import PRESETS, ExperimentConfig, run_experiment  # noqa: E402
 
 
 def p95(values):

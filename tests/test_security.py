@@ -42,3 +42,13 @@ def test_ml_never_imports_django():
     offenders = [str(p) for p in (ROOT / "ml").rglob("*.py")
                  if re.search(r"^\s*(from|import) django", p.read_text(), re.M)]
     assert not offenders
+
+
+def test_the_web_process_never_imports_torch():
+    """Views, forms and URLs load without torch: only workers pay for it (memory, start-up time)."""
+    code = ("import django, sys; django.setup(); import webapp.urls; from django.urls import get_resolver; "
+            "get_resolver().url_patterns; print('torch' in sys.modules)")
+    env = dict(os.environ, DJANGO_SETTINGS_MODULE="webapp.settings.dev")
+    run = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True)
+    assert run.returncode == 0, run.stderr
+    assert run.stdout.strip() == "False"

@@ -26,8 +26,9 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from .task import RecallTask
+from .budget import (CELL_COST, CELLS, LEAD, LIMITS, MAX_SECONDS, PRESETS, SECONDS_PER_WORK,  # noqa: F401
+                     estimated_seconds, sweep_distances)
 
-CELLS = ("rnn_tanh", "rnn_relu", "lstm", "gru")
 CELL_LABELS = {"rnn_tanh": "RNN (tanh)", "rnn_relu": "RNN (ReLU)", "lstm": "LSTM", "gru": "GRU"}
 INITS = ("xavier", "naive")
 OPTIMIZERS = ("adam", "sgd")
@@ -35,19 +36,8 @@ DEFAULT_LR = {"adam": 0.005, "sgd": 0.05}
 EMBED = 16
 EVAL_BATCH = 128
 PROBE_BATCH = 64
-LEAD = 4  # distractors before the symbol (see ml/lab/task.py)
 GATE_BIAS = 3.0  # LSTM forget-gate / GRU update-gate bias at init (see RecallNet.reset_parameters)
 
-LIMITS = {"distance": (2, 200), "steps": (10, 400), "hidden": (8, 128), "batch": (8, 64), "tbptt": (1, 200),
-          "max_norm": (0.01, 100.0), "lr": (1e-5, 1.0), "seed": (0, 2**31 - 1)}
-# Relative CPU cost of one time step of each cell (fused kernels, one thread, H <= 64, B = 32). Measured on the
-# 2-core dev box: ~75 us per step for RNN and LSTM, ~3x that for GRU (PyTorch's CPU GRU is the slow one).
-CELL_COST = {"rnn_tanh": 1.0, "rnn_relu": 1.0, "lstm": 1.0, "gru": 3.0}
-# Seconds per unit of `ExperimentConfig.work()` (one such time step, evaluation and probes included);
-# calibrated with bench/lab_speed.py (medians ran ~1.1-1.2x the 1.0e-4 figure on the loaded box, so the
-# estimate is kept a little pessimistic). The web form mirrors this budget (webapp/lab/forms.py).
-SECONDS_PER_WORK = 1.2e-4
-MAX_SECONDS = 20.0
 
 
 class ExperimentStopped(Exception):
@@ -165,22 +155,11 @@ class ExperimentConfig:
         return runs
 
     def sweep_distances(self) -> list[int]:
-        """Distances of the accuracy-vs-T chart: T/8, T/4, T/2 (at least 2, no repeats) and T itself."""
-        if not self.sweep:
-            return [self.distance]
-        return sorted({max(2, self.distance // 8), max(2, self.distance // 4), max(2, self.distance // 2),
-                       self.distance})
-
-    def work(self) -> float:
-        """Abstract cost: cell time steps of training, summed over every run and sweep point (+5% for probes)."""
-        size = max(1.0, self.batch / 32) * max(1.0, self.hidden / 64) ** 1.15
-        per_step = sum(CELL_COST[c] for c in self.cells) * size
-        runs = len(self.variants()) * (self.distance + LEAD + 1)
-        sweep = sum(d + LEAD + 1 for d in self.sweep_distances() if d != self.distance)
-        return per_step * self.steps * (runs + sweep) * 1.05
+        return sweep_distances(self.distance, self.sweep)
 
     def estimated_seconds(self) -> float:
-        return 0.5 + self.work() * SECONDS_PER_WORK
+        return estimated_seconds(self.cells, self.distance, self.steps, self.hidden, self.batch,
+                                 len(self.variants()), self.sweep)
 
 
 class RecallNet(nn.Module):
@@ -476,21 +455,3 @@ def run_experiment(cfg: ExperimentConfig, on_progress=None, should_stop=None) ->
         }
     finally:
         torch.set_num_threads(previous_threads)
-
-
-# The page's three presets (also run by bench/lab_speed.py). Each must finish within MAX_SECONDS.
-PRESETS = {
-    "vanishing": {
-        "title": "Vanishing: tanh RNN vs LSTM at T = 50",
-        "config": {"cells": ["rnn_tanh", "lstm"], "distance": 50, "steps": 300},
-    },
-    "exploding": {
-        "title": "Exploding: naive-init ReLU RNN with and without clipping",
-        "config": {"cells": ["rnn_relu"], "distance": 10, "steps": 200, "hidden": 16, "init": "naive",
-                   "clip": True, "max_norm": 1.0, "optimizer": "sgd"},
-    },
-    "truncated": {
-        "title": "Truncated BPTT k = 5 vs full, LSTM at T = 20",
-        "config": {"cells": ["lstm"], "distance": 20, "steps": 300, "tbptt": 5},
-    },
-}

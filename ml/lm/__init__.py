@@ -1,7 +1,8 @@
 """Word-level recurrent language models (issue #3). Pure PyTorch: never imports Django.
 
 Public API (what the web app calls):
-    from ml.lm import NextWordPredictor, TrainConfig, train
+    from ml.lm.predictor import NextWordPredictor
+    from ml.lm.train import TrainConfig, train
     p = NextWordPredictor.from_dir(models_dir / "lm-ptb-lstm")
     p.suggest(text, k=5, include_special=False) -> [{"word": str, "prob": float}]
     p.sample(text, n_words=20, temperature=1.0, top_k=40, seed=None) -> [str]
@@ -13,7 +14,4 @@ Modules: tokenizer (Vocab + tokenize), corpus (ptb/shakespeare/text files, batch
 inspect (step-by-step gates), train (TrainConfig, train, evaluate), checkpoint (model dirs, no pickle),
 predictor (NextWordPredictor), evaluate (perplexity of a model dir), probes (long-range probe scores).
 """
-from .predictor import NextWordPredictor
-from .train import TrainConfig, train
-
-__all__ = ["NextWordPredictor", "TrainConfig", "train"]
+# Nothing is imported here, so `ml.lm.tokenizer` stays importable without torch (the web process uses it).

@@ -138,7 +138,7 @@ def test_page_and_permalinks(client):
 
 
 def test_the_web_form_mirrors_the_ml_limits_presets_and_time_budget():
-    """The web process never imports torch, so forms.py copies ml/lab's numbers: they must not drift apart."""
+    """The form validates with ml/lab/budget.py; its defaults and choices must match ExperimentConfig's."""
     from ml.lab import experiment as ml
 
     assert forms.PRESETS == ml.PRESETS

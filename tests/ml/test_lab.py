@@ -5,7 +5,8 @@ import math
 import pytest
 import torch
 
-from ml.lab import PRESETS, ExperimentConfig, ExperimentStopped, RecallNet, RecallTask, run_experiment
+from ml.lab.experiment import PRESETS, ExperimentConfig, ExperimentStopped, RecallNet, run_experiment
+from ml.lab.task import RecallTask
 from ml.lab.experiment import LEAD, gradient_by_distance
 
 

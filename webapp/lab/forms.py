@@ -1,10 +1,12 @@
 """Validation for gradient-lab experiments, shared by the page and the JSON API.
 
-The web process never imports torch, so the limits, presets and the time budget of ml/lab/experiment.py are
-mirrored here; tests/integration/test_lab_api.py checks that both sides agree. The worker validates again
-(ExperimentConfig), so a drift could only turn a 400 into a failed job, never run something unbounded.
+Limits, presets and the time budget come from ml/lab/budget.py, which is plain Python, so the web process never
+imports torch yet validates with the worker's own numbers. The worker validates again (ExperimentConfig).
 """
 from django import forms
+
+from ml.lab.budget import CELL_COST, LEAD, LIMITS, MAX_SECONDS, PRESETS, SECONDS_PER_WORK  # noqa: F401 (torch-free)
+from ml.lab.budget import estimated_seconds as budget_seconds
 
 CELLS = [("rnn_tanh", "RNN (tanh)"), ("rnn_relu", "RNN (ReLU)"), ("lstm", "LSTM"), ("gru", "GRU")]
 INITS = [("xavier", "Xavier"), ("naive", "Naive N(0, 1)")]
@@ -12,48 +14,15 @@ OPTIMIZERS = [("adam", "Adam"), ("sgd", "SGD + momentum")]
 HIDDEN_SIZES = (16, 32, 64, 128)
 DEFAULT_LR = {"adam": 0.005, "sgd": 0.05}
 
-# Same numbers as ml/lab/experiment.py: LIMITS, CELL_COST, SECONDS_PER_WORK, LEAD, MAX_SECONDS.
-LIMITS = {"distance": (2, 200), "steps": (10, 400), "hidden": (8, 128), "batch": (8, 64), "tbptt": (1, 200),
-          "max_norm": (0.01, 100.0), "lr": (1e-5, 1.0), "seed": (0, 2**31 - 1)}
-CELL_COST = {"rnn_tanh": 1.0, "rnn_relu": 1.0, "lstm": 1.0, "gru": 3.0}
-SECONDS_PER_WORK = 1.2e-4
-LEAD = 4
-MAX_SECONDS = 20.0
-
 DEFAULTS = {"cells": ["rnn_tanh", "lstm"], "distance": 50, "steps": 300, "hidden": 64, "batch": 32, "init": "xavier",
             "clip": False, "max_norm": 1.0, "tbptt": None, "optimizer": "adam", "lr": None, "sweep": True, "seed": 0}
 
-PRESETS = {
-    "vanishing": {
-        "title": "Vanishing: tanh RNN vs LSTM at T = 50",
-        "config": {"cells": ["rnn_tanh", "lstm"], "distance": 50, "steps": 300},
-    },
-    "exploding": {
-        "title": "Exploding: naive-init ReLU RNN with and without clipping",
-        "config": {"cells": ["rnn_relu"], "distance": 10, "steps": 200, "hidden": 16, "init": "naive",
-                   "clip": True, "max_norm": 1.0, "optimizer": "sgd"},
-    },
-    "truncated": {
-        "title": "Truncated BPTT k = 5 vs full, LSTM at T = 20",
-        "config": {"cells": ["lstm"], "distance": 20, "steps": 300, "tbptt": 5},
-    },
-}
-
-
-def sweep_distances(distance, sweep):
-    if not sweep:
-        return [distance]
-    return sorted({max(2, distance // 8), max(2, distance // 4), max(2, distance // 2), distance})
-
 
 def estimated_seconds(cfg):
-    """Predicted wall seconds of an experiment on the 2-core box (mirror of ExperimentConfig.estimated_seconds)."""
+    """Predicted wall seconds of an experiment on the 2-core box (the worker's own estimate)."""
     variants = 1 + bool(cfg["clip"]) + (cfg["tbptt"] is not None)
-    size = max(1.0, cfg["batch"] / 32) * max(1.0, cfg["hidden"] / 64) ** 1.15
-    per_step = sum(CELL_COST[c] for c in cfg["cells"]) * size
-    runs = variants * (cfg["distance"] + LEAD + 1)
-    sweep = sum(d + LEAD + 1 for d in sweep_distances(cfg["distance"], cfg["sweep"]) if d != cfg["distance"])
-    return 0.5 + per_step * cfg["steps"] * (runs + sweep) * 1.05 * SECONDS_PER_WORK
+    return budget_seconds(cfg["cells"], cfg["distance"], cfg["steps"], cfg["hidden"], cfg["batch"], variants,
+                          cfg["sweep"])
 
 
 HIDDEN_MESSAGE = f"'hidden' must be one of {', '.join(map(str, HIDDEN_SIZES))}."

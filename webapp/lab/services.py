@@ -34,7 +34,7 @@ def request_experiment(config, *, preset="", estimated_seconds=None, owner=None,
 
 def experiment(job, ctx):
     """Worker: run ml.lab on the job's config, reporting progress and stopping when cancelled."""
-    from ml.lab import ExperimentConfig, ExperimentStopped, run_experiment  # torch only in the worker
+    from ml.lab.experiment import ExperimentConfig, ExperimentStopped, run_experiment  # torch only in the worker
 
     try:
         cfg = ExperimentConfig.from_dict(job.input.get("config") or {})
