@@ -1,5 +1,4 @@
 """The demos as a visitor uses them, in headless Chromium, against a live server and a real Celery worker."""
-import io
 import os
 from pathlib import Path
 

@@ -1,14 +1,11 @@
 """The database goes away under a running web server: clear 503s, then recovery without restarting anything."""
-import json
-import os
 import sys
 import time
-import urllib.error
-import urllib.request
 from pathlib import Path
 
 import pytest
 
+from tests.support.http import get_json as get
 from tests.support.tcp_proxy import TcpProxy
 from webapp import launcher
 
@@ -17,18 +14,6 @@ ROOT = Path(__file__).resolve().parents[2]
 MISSING_JOB = "/api/jobs/00000000-0000-0000-0000-000000000000"
 
 
-def get(url):
-    try:
-        with urllib.request.urlopen(url, timeout=15) as response:
-            return response.status, json.loads(response.read())
-    except urllib.error.HTTPError as error:
-        body = error.read()
-        try:
-            return error.code, json.loads(body)
-        except ValueError:
-            return error.code, {"raw": body[:200].decode(errors="replace")}
-    except urllib.error.URLError:
-        return None, None
 
 
 def test_database_outage_gives_503_then_recovers(worker_env, wait_until):

@@ -8,17 +8,11 @@ import uuid
 import pytest
 from PIL import Image
 
+from tests.support.http import post_json
+
 pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
 
 
-def post_json(url, body):
-    request = urllib.request.Request(url, data=json.dumps(body).encode(), method="POST",
-                                     headers={"Content-Type": "application/json"})
-    try:
-        with urllib.request.urlopen(request, timeout=30) as response:
-            return response.status, json.loads(response.read())
-    except urllib.error.HTTPError as error:
-        return error.code, json.loads(error.read())
 
 
 def post_image(url, data, filename="photo.jpg", fields=None):

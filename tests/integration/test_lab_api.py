@@ -7,6 +7,7 @@ import urllib.request
 import pytest
 from django.core.cache import cache
 
+from tests.support.http import get_json, post_json
 from webapp.jobs import services as jobs
 from webapp.jobs.models import Job
 from webapp.lab import forms, services
@@ -26,19 +27,8 @@ def fresh_rate_limits(settings):
     cache.clear()
 
 
-def post_json(url, body):
-    request = urllib.request.Request(url, data=json.dumps(body).encode(), method="POST",
-                                     headers={"Content-Type": "application/json"})
-    try:
-        with urllib.request.urlopen(request, timeout=30) as response:
-            return response.status, json.loads(response.read())
-    except urllib.error.HTTPError as error:
-        return error.code, json.loads(error.read())
 
 
-def get_json(url):
-    with urllib.request.urlopen(url, timeout=30) as response:
-        return json.loads(response.read())
 
 
 def test_an_experiment_runs_on_the_worker_and_its_permalink_shows_it(live_server, celery_worker, wait_until):
@@ -47,7 +37,7 @@ def test_an_experiment_runs_on_the_worker_and_its_permalink_shows_it(live_server
     assert body["kind"] == "lab" and body["status"] in ("queued", "running", "succeeded")
     assert body["page_url"].endswith(f"/lab/{body['id']}") and 0 < body["estimated_seconds"] < 5
 
-    job = wait_until(lambda: (lambda j: j if j["status"] in ("succeeded", "failed") else None)(get_json(body["url"])),
+    job = wait_until(lambda: (lambda j: j if j["status"] in ("succeeded", "failed") else None)(get_json(body["url"])[1]),
                      timeout=60, interval=0.2, message="the lab job to finish")
     assert job["status"] == "succeeded", job["error"]
     result = job["result"]

@@ -1,22 +1,15 @@
 """HTTP -> Django -> Redis -> real Celery worker -> database -> HTTP."""
-import json
 import time
 import urllib.error
 import urllib.request
 
 import pytest
 
+from tests.support.http import http
+
 pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
 
 
-def http(method, url, body=None):
-    data = json.dumps(body).encode() if body is not None else None
-    request = urllib.request.Request(url, data=data, method=method, headers={"Content-Type": "application/json"})
-    try:
-        with urllib.request.urlopen(request, timeout=30) as response:
-            return response.status, json.loads(response.read())
-    except urllib.error.HTTPError as error:
-        return error.code, json.loads(error.read())
 
 
 def test_job_created_over_http_is_run_by_a_worker_and_visible_over_http(live_server, celery_worker, wait_until):
