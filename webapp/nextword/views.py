@@ -48,7 +48,7 @@ def _run(request, form_class, kind, answer):
 @rate_limited("suggest")
 def suggest_api(request):
     return _run(request, forms.SuggestForm, Job.Kind.NEXT_WORD,
-                lambda job, request: {"job_id": str(job.id), **job.result, "seconds": job.timings()["total_seconds"]})
+                lambda job, request: {"job_id": str(job.id), **job.result, "timings": job.timings()})
 
 
 @csrf_exempt
