@@ -145,6 +145,8 @@
 
   document.querySelectorAll(".probe").forEach((button) => button.addEventListener("click", () => {
     prompt.value = button.dataset.prompt;
+    prompt.scrollIntoView({behavior: "smooth", block: "start"});
+    prompt.focus({preventScroll: true});
     requestSuggestions();
   }));
   prompt.addEventListener("input", requestSuggestions);
