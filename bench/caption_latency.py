@@ -45,7 +45,8 @@ def main() -> None:
     p.add_argument("--beam", type=int, default=3)
     p.add_argument("--runs", type=int, default=20)
     p.add_argument("--warmup", type=int, default=3)
-    p.add_argument("--threads", type=int, default=0, help="torch threads (0 = torch default)")
+    p.add_argument("--threads", type=int, default=1,
+                   help="torch threads (1: a second thread only helps on an otherwise idle CPU; 0 = torch default)")
     p.add_argument("--int8", choices=["auto", "on", "off"], default="auto",
                    help="int8 dynamic-quantised decoder (auto = what the model config says)")
     p.add_argument("--json", action="store_true")

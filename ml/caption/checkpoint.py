@@ -85,6 +85,10 @@ def save_model(directory, decoder: AttentionDecoder, vocab: Vocab, encoder: Enco
     (tmp / MANIFEST_NAME).write_text(json.dumps(manifest, indent=2))
     (tmp / "metrics.json").write_text(json.dumps(metrics or {}, indent=2))
     vocab.save(tmp / "vocab.json")
+    # mkdtemp makes a private 0700 directory; a model must be readable by the web server and workers.
+    os.chmod(tmp, 0o755)
+    for f in tmp.iterdir():
+        os.chmod(f, 0o644)
     if directory.exists():
         old = directory.with_name(f".{directory.name}.old")
         shutil.rmtree(old, ignore_errors=True)

@@ -46,6 +46,7 @@ class TrainConfig:
     val_split: str = field(default_factory=lambda: str(split_file("val")))
     out_dir: str = str(REPO / "var" / "runs" / "caption-flickr8k")
     export_dir: str | None = None          # float16 copy of the best model at the end
+    export_int8: bool = True               # exported config turns on the int8 decoder (check quality!)
     cache_root: str | None = None          # default var/cache/caption-features
     # model
     min_freq: int = 5
@@ -83,6 +84,7 @@ class TrainConfig:
     scst_lr: float = 2e-5
     scst_samples: int = 5
     scst_patience: int = 2
+    scst_mode: str = "beam"                # "beam": n-best as samples; "sample": multinomial samples
     command: str = ""                      # recorded in metrics.json
 
     def decoder_config(self, vocab_size: int) -> DecoderConfig:
@@ -258,7 +260,8 @@ def train(cfg: TrainConfig, on_progress: Callable[[dict], None] | None = None,
     if (run / "best" / "config.json").is_file():
         result["best_dir"] = str(run / "best")
         if cfg.export_dir and status != "stopped":
-            result["export_dir"] = str(export_best(run / "best", cfg.export_dir))
+            result["export_dir"] = str(export_best(run / "best", cfg.export_dir,
+                                                   inference={"int8_decoder": cfg.export_int8}))
     emit(result)
     return result
 
@@ -328,7 +331,7 @@ class _Loop:
         return loss.item(), ce.item()
 
     def _scst_step(self, batch):
-        from .scst import scst_loss
+        from .scst import scst_beam_loss, scst_loss
 
         cfg = self.cfg
         self.decoder.eval()      # sample without dropout; gradients still flow
@@ -336,8 +339,9 @@ class _Loop:
         inputs = self.data.features_for(batch) if self.data.features is not None else self.encoder(
             self.data.images(batch))
         with torch.autocast("cpu", dtype=torch.bfloat16, enabled=cfg.bf16):
-            loss, reward = scst_loss(self.decoder, inputs, batch, self.data.vocab, self.cider,
-                                     k=cfg.scst_samples, max_len=cfg.max_words)
+            fn = scst_beam_loss if cfg.scst_mode == "beam" else scst_loss
+            loss, reward = fn(self.decoder, inputs, batch, self.data.vocab, self.cider,
+                              k=cfg.scst_samples, max_len=cfg.max_words)
         self._backward(loss)
         return loss.item(), reward
 

@@ -51,11 +51,14 @@ class RNNModel(nn.Module):
         tie_weights: share the embedding and decoder matrices (Press & Wolf 2017); needs the
             last layer to output E units, so the last layer's hidden size becomes E.
         init: 'xavier' | 'orthogonal' | 'default' (PyTorch's own init).
+        dropout_weight: DropConnect on the hidden-to-hidden matrices (AWD-LSTM's weight drop): one mask per
+            forward pass, so the fused kernels still run; 0 disables it.
     """
 
     def __init__(self, ntoken: int, cell: str = "lstm", emsize: int = 650, nhid: int = 650,
                  nlayers: int = 2, dropout_emb: float = 0.5, dropout_hid: float = 0.3,
-                 dropout_out: float = 0.5, tie_weights: bool = True, init: str = "xavier"):
+                 dropout_out: float = 0.5, tie_weights: bool = True, init: str = "xavier",
+                 dropout_weight: float = 0.0):
         super().__init__()
         if cell not in CELLS:
             raise ValueError(f"cell must be one of {CELLS}, got {cell!r}")
@@ -63,11 +66,12 @@ class RNNModel(nn.Module):
             raise ValueError(f"init must be one of {INITS}, got {init!r}")
         if ntoken < 2 or emsize < 1 or nhid < 1 or nlayers < 1:
             raise ValueError(f"bad sizes: ntoken={ntoken} emsize={emsize} nhid={nhid} nlayers={nlayers}")
-        for name, p in (("dropout_emb", dropout_emb), ("dropout_hid", dropout_hid), ("dropout_out", dropout_out)):
+        for name, p in (("dropout_emb", dropout_emb), ("dropout_hid", dropout_hid), ("dropout_out", dropout_out),
+                        ("dropout_weight", dropout_weight)):
             if not 0.0 <= p < 1.0:
                 raise ValueError(f"{name} must be in [0, 1), got {p}")
         self.cell, self.ntoken, self.emsize, self.nhid, self.nlayers = cell, ntoken, emsize, nhid, nlayers
-        self.tie_weights, self.init = tie_weights, init
+        self.tie_weights, self.init, self.dropout_weight = tie_weights, init, dropout_weight
 
         self.encoder = nn.Embedding(ntoken, emsize)
         self.drop_emb = LockedDropout(dropout_emb)
@@ -136,11 +140,19 @@ class RNNModel(nn.Module):
         x = self.drop_emb(self.encoder(input))
         new_hidden = []
         for i, rnn in enumerate(self.rnns):
-            x, h = rnn(x, hidden[i])
+            x, h = self._run_layer(rnn, x, hidden[i])
             new_hidden.append(h)
             if i != self.nlayers - 1:
                 x = self.drop_hid(x)
         return self.drop_out(x), new_hidden
+
+    def _run_layer(self, rnn: nn.Module, x: torch.Tensor, h):
+        if not (self.training and self.dropout_weight > 0):
+            return rnn(x, h)
+        # Drop recurrent weights, not activations: the same mask for every time step of this window.
+        params = dict(rnn.named_parameters())
+        params["weight_hh_l0"] = F.dropout(params["weight_hh_l0"], self.dropout_weight, training=True)
+        return torch.func.functional_call(rnn, params, (x, h))
 
     def forward(self, input: torch.Tensor, hidden: list) -> tuple[torch.Tensor, list]:
         """input (T, B) -> log-probabilities (T, B, V), new hidden."""
@@ -159,6 +171,7 @@ class RNNModel(nn.Module):
             "ntoken": self.ntoken, "cell": self.cell, "emsize": self.emsize, "nhid": self.nhid,
             "nlayers": self.nlayers, "dropout_emb": self.drop_emb.p, "dropout_hid": self.drop_hid.p,
             "dropout_out": self.drop_out.p, "tie_weights": self.tie_weights, "init": self.init,
+            "dropout_weight": self.dropout_weight,
         }
 
 

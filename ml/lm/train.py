@@ -43,6 +43,7 @@ class TrainConfig:
     dropout_emb: float = 0.4          # locked dropout on embeddings
     dropout_hid: float = 0.3          # locked dropout between layers
     dropout_out: float = 0.4          # locked dropout before the decoder
+    dropout_weight: float = 0.0       # DropConnect on hidden-to-hidden weights (AWD-LSTM weight drop)
     tie_weights: bool = True
     init: str = "xavier"              # 'xavier' | 'orthogonal' | 'default'
     batch_size: int = 64
@@ -97,7 +98,7 @@ class TrainConfig:
     def model_kwargs(self, ntoken: int) -> dict:
         return dict(ntoken=ntoken, cell=self.cell, emsize=self.emsize, nhid=self.nhid, nlayers=self.nlayers,
                     dropout_emb=self.dropout_emb, dropout_hid=self.dropout_hid, dropout_out=self.dropout_out,
-                    tie_weights=self.tie_weights, init=self.init)
+                    tie_weights=self.tie_weights, init=self.init, dropout_weight=self.dropout_weight)
 
 
 def set_seed(seed: int) -> None:
@@ -353,6 +354,8 @@ def train(cfg: TrainConfig, run_dir: str | Path, on_progress: Callable[[dict], N
         valid_ppl = math.exp(val_nll)
         best = st["best_valid_ppl"]
         improved = best is None or valid_ppl < best * 0.995
+        st["history"].append({"epoch": st["epoch"], "step": st["step"], "valid_ppl": round(valid_ppl, 3), "lr": lr,
+                              "train_wall_s": round(st["train_wall_s"], 1), "tokens_per_s": st.get("tokens_per_s")})
         if best is None or valid_ppl < best:
             st["best_valid_ppl"] = valid_ppl
             save_best(valid_ppl)
@@ -361,9 +364,6 @@ def train(cfg: TrainConfig, run_dir: str | Path, on_progress: Callable[[dict], N
         st["bad_epochs"] = 0 if improved else st["bad_epochs"] + 1
         if not improved and cfg.schedule == "plateau":
             st["base_lr"] = max(cfg.min_lr, st["base_lr"] * cfg.lr_decay)
-        rec = {"epoch": st["epoch"], "step": st["step"], "valid_ppl": round(valid_ppl, 3),
-               "lr": lr, "train_wall_s": round(st["train_wall_s"], 1), "tokens_per_s": st.get("tokens_per_s")}
-        st["history"].append(rec)
         emit({"event": "epoch", "epoch": st["epoch"], "step": st["step"], "total_steps": total_steps,
               "loss": val_nll, "ppl": valid_ppl, "tokens_per_s": st.get("tokens_per_s") or 0.0,
               "grad_norm": grad_norm, "lr": lr, "elapsed_s": st["train_wall_s"], "valid_ppl": valid_ppl,
@@ -380,11 +380,11 @@ def train(cfg: TrainConfig, run_dir: str | Path, on_progress: Callable[[dict], N
         if ema is not None:
             ema.swap(model)
         valid_ppl = math.exp(evaluate(model, valid_data, cfg.bptt)[0])
+        st["history"].append({"epoch": round(st["epoch"] - 1 + st["batch_pos"] / train_data.size(0), 3),
+                              "step": st["step"], "valid_ppl": round(valid_ppl, 3), "lr": lr,
+                              "train_wall_s": round(st["train_wall_s"], 1), "partial_epoch": True})
         if st["best_valid_ppl"] is None or valid_ppl < st["best_valid_ppl"]:
             st["best_valid_ppl"] = valid_ppl
-            st["history"].append({"epoch": st["epoch"] - 1 + st["batch_pos"] / train_data.size(0),
-                                  "step": st["step"], "valid_ppl": round(valid_ppl, 3), "lr": lr,
-                                  "train_wall_s": round(st["train_wall_s"], 1), "partial_epoch": True})
             save_best(valid_ppl)
         if ema is not None:
             ema.swap(model)

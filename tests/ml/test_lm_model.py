@@ -71,3 +71,21 @@ def test_repackage_hidden_detaches():
     h2 = repackage_hidden(h)
     assert not any(t.requires_grad for layer in h2 for t in layer)
     assert torch.equal(h2[0][0], h[0][0])
+
+
+@pytest.mark.parametrize("cell", CELLS)
+def test_weight_drop_trains_and_is_off_in_eval(cell):
+    torch.manual_seed(0)
+    m = RNNModel(20, cell, 8, 8, 2, dropout_emb=0, dropout_hid=0, dropout_out=0, dropout_weight=0.5)
+    x = torch.randint(0, 20, (5, 3))
+    m.train()
+    a, _ = m(x, m.init_hidden(3))
+    b, _ = m(x, m.init_hidden(3))
+    assert not torch.allclose(a, b)  # a fresh DropConnect mask per forward
+    a.sum().backward()
+    assert m.rnns[0].weight_hh_l0.grad is not None and torch.isfinite(m.rnns[0].weight_hh_l0.grad).all()
+    m.eval()
+    c, _ = m(x, m.init_hidden(3))
+    d, _ = m(x, m.init_hidden(3))
+    assert torch.equal(c, d)
+    assert m.config()["dropout_weight"] == 0.5

@@ -152,3 +152,10 @@ def test_resume_with_new_lr_anneals(tmp_path):
                 on_progress=events.append)
     assert res["status"] == "finished"
     assert {e["lr"] for e in events if e["event"] == "step"} == {1e-4}
+
+
+def test_best_metrics_history_includes_its_own_epoch(tmp_path):
+    train(TrainConfig(**TINY | {"epochs": 2}), tmp_path, corpus=tiny_corpus())
+    m = json.loads((tmp_path / "best" / "metrics.json").read_text())
+    assert m["history"][-1]["epoch"] == m["epoch"] and m["history"][-1]["valid_ppl"] == round(m["valid_ppl"], 3)
+    assert m["commands"] == [""] or m["commands"] == []

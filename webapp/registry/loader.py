@@ -74,8 +74,18 @@ def preload_active_models():
         connection.close()
 
 
+def configure_torch():
+    """One intra-op thread per pool process by default: batch-1 inference gains little from more, and two
+    processes each spinning two OpenMP threads on a 2-core machine slow every request down many times over."""
+    import torch
+    from django.conf import settings
+
+    torch.set_num_threads(settings.WORKER_TORCH_THREADS)
+
+
 @worker_process_init.connect
 def _preload(**kwargs):
+    configure_torch()
     # Synchronously, before the process takes a task: loading code such as torch.fx tracing patches global
     # state and must never overlap inference in another thread. CELERY_WORKER_PROC_ALIVE_TIMEOUT allows for it.
     preload_active_models()

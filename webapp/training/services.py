@@ -153,10 +153,20 @@ class ProgressRecorder:
 
 def run_training(job, ctx):
     """Worker handler for a training job: train, then register the best checkpoint as a new version."""
+    import os
+
+    import torch
+
     run = TrainingRun.objects.select_related("dataset").get(job=job)
-    if run.kind == "caption":
-        return run_caption_training(run, ctx)
-    return run_lm_training(run, ctx)
+    inference_threads = torch.get_num_threads()
+    # "0 threads" in the form means all cores; the pool process goes back to its inference setting afterwards.
+    torch.set_num_threads(run.params.get("threads") or run.params.get("num_threads") or os.cpu_count() or 1)
+    try:
+        if run.kind == "caption":
+            return run_caption_training(run, ctx)
+        return run_lm_training(run, ctx)
+    finally:
+        torch.set_num_threads(inference_threads)
 
 
 def run_lm_training(run, ctx):

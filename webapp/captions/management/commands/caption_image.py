@@ -17,11 +17,12 @@ class Command(BaseCommand):
         parser.add_argument("path")
         parser.add_argument("--beam", type=int, default=3)
         parser.add_argument("--model", default=str(Path(settings.MODELS_DIR) / "caption-flickr8k"))
+        parser.add_argument("--threads", type=int, default=1, help="torch threads (0 = torch default)")
         parser.add_argument("--json", action="store_true", help="full result incl. attention maps")
 
     def handle(self, *args, **o):
         try:
-            captioner = Captioner.from_dir(o["model"])
+            captioner = Captioner.from_dir(o["model"], num_threads=o["threads"] or None)
             result = captioner.caption(o["path"], beam=o["beam"], attention=o["json"])
         except (FileNotFoundError, ImageLoadError, CheckpointError, ValueError) as exc:
             raise CommandError(str(exc)) from exc

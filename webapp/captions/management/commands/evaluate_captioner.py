@@ -26,15 +26,19 @@ class Command(BaseCommand):
         parser.add_argument("--split-file", help="only the image names listed in this file")
         parser.add_argument("--limit", type=int, default=0, help="only the first N images")
         parser.add_argument("--batch-size", type=int, default=16)
-        parser.add_argument("--threads", type=int, default=0)
+        parser.add_argument("--threads", type=int, default=1,
+                            help="torch threads (1 is fastest when other jobs share the CPU; 0 = torch default)")
         parser.add_argument("--save-captions", help="write {image: caption} JSON here")
+        parser.add_argument("--int8", choices=["auto", "on", "off"], default="auto",
+                            help="int8 decoder (auto = the model config's inference.int8_decoder)")
         parser.add_argument("--no-meteor", action="store_true", help="skip METEOR (it starts a slow Java process)")
         parser.add_argument("--json", action="store_true")
 
     def handle(self, *args, **o):
         try:
             images_dir, refs = self._references(o)
-            captioner = Captioner.from_dir(o["model"], num_threads=o["threads"] or None)
+            captioner = Captioner.from_dir(o["model"], num_threads=o["threads"] or None,
+                                           int8={"auto": None, "on": True, "off": False}[o["int8"]])
             metrics = evaluate_folder(captioner, images_dir, refs, beam=o["beam"], batch_size=o["batch_size"],
                                       meteor=False if o["no_meteor"] else None)
         except (FileNotFoundError, DatasetLayoutError, CheckpointError, ImageLoadError) as exc:

@@ -43,6 +43,8 @@ class Command(BaseCommand):
         parser.add_argument("--no-bf16", action="store_true", help="train in float32 (slower)")
         parser.add_argument("--fresh", action="store_true", help="ignore an existing run and start over")
         parser.add_argument("--no-export", action="store_true")
+        parser.add_argument("--export-float32-decoder", action="store_true",
+                            help="do not switch on the int8 decoder in the exported model's config")
         parser.add_argument("--json", action="store_true", help="print progress as JSON lines")
 
     def handle(self, *args, **o):
@@ -55,6 +57,7 @@ class Command(BaseCommand):
             fine_tune_blocks=o["fine_tune_blocks"], max_train_images=o["max_train_images"],
             val_images=o["val_images"], time_budget_s=o["time_budget_min"] * 60,
             num_threads=o["threads"], seed=o["seed"], bf16=not o["no_bf16"],
+            export_int8=not o["export_float32_decoder"],
             scst_epochs=o["scst_epochs"], scst_lr=o["scst_lr"], resume=not o["fresh"],
             command="python manage.py train_captioner " + shlex.join(sys.argv[2:]),
         )
