@@ -72,12 +72,18 @@ class Encoder(nn.Module):
 
     def train(self, mode: bool = True):
         super().train(mode)
-        # Frozen blocks keep ImageNet BatchNorm statistics even while the decoder trains.
-        n_total = len(self.features)
-        for i, block in enumerate(self.features):
-            if i < n_total - self.fine_tune_blocks:
-                block.eval()
+        # BatchNorm keeps its ImageNet statistics everywhere (fine-tuned blocks included): batches of
+        # 32 photos are too small to re-estimate them, and inference folds them into the convolutions.
+        for m in self.modules():
+            if isinstance(m, nn.BatchNorm2d):
+                m.eval()
         return self
+
+    def tail(self, fmap: torch.Tensor) -> torch.Tensor:
+        """Run only the fine-tuned last blocks on a cached map from block ``19 - fine_tune_blocks - 1``:
+        ``(B, C, 7, 7) -> (B, 49, 1280)``."""
+        out = self.features[len(self.features) - self.fine_tune_blocks:](fmap)
+        return out.flatten(2).transpose(1, 2)
 
     def trainable_state_dict(self) -> dict[str, torch.Tensor]:
         """Parameters + buffers of the fine-tuned blocks only (what a checkpoint must store)."""

@@ -57,7 +57,8 @@ class TrainConfig:
     proj_dim: int = 512
     dropout: float = 0.5
     tie_weights: bool = True
-    fine_tune_blocks: int = 0              # >0 trains the encoder's last blocks from images (slow)
+    fine_tune_blocks: int = 0              # >0 also trains the encoder's last blocks
+    cache_partial: bool = True             # ...from a cache of the map entering them (else from images)
     # optimisation
     batch_images: int = 32                 # x5 captions per image
     lr: float = 4e-4
@@ -96,7 +97,7 @@ class TrainConfig:
 class _Data:
     """Split names, encoded captions and (frozen) features or an image loader."""
 
-    def __init__(self, cfg: TrainConfig, vocab: Vocab | None):
+    def __init__(self, cfg: TrainConfig, vocab: Vocab | None, on_progress=None, should_stop=None):
         self.images_dir, caps = load_dataset(cfg.data_dir)
         self.train_names = [n for n in read_split(cfg.train_split) if n in caps]
         self.val_names = [n for n in read_split(cfg.val_split) if n in caps]
@@ -111,11 +112,24 @@ class _Data:
         self.encoded = {n: [self.vocab.encode(c, cfg.max_words) for c in caps[n]]
                         for n in self.train_names}
         self.features = None
-        if cfg.fine_tune_blocks == 0:
-            cache = build_cache(self.images_dir, sorted(caps), cfg.cache_root)
+        # Fine-tuning the last blocks still runs from a cache: the map entering the first tuned block.
+        self.partial = cfg.fine_tune_blocks > 0
+        if cfg.fine_tune_blocks == 0 or cfg.cache_partial:
+            cache = build_cache(self.images_dir, sorted(caps), cfg.cache_root,
+                                upto_block=19 - cfg.fine_tune_blocks, on_progress=on_progress,
+                                should_stop=should_stop)
+            if cache.progress_done() < len(cache.names):
+                raise InterruptedError("stopped while building the feature cache (it resumes next time)")
             self.features = {"train": cache.stack(self.train_names), "val": cache.stack(self.val_names)}
             self.row = {"train": {n: i for i, n in enumerate(self.train_names)},
                         "val": {n: i for i, n in enumerate(self.val_names)}}
+
+    def encode(self, encoder, inputs: torch.Tensor) -> torch.Tensor:
+        """Batch inputs -> ``(B, 49, 1280)``: cached cells as they are, cached partial maps through the
+        tuned blocks, images through the whole encoder."""
+        if self.features is None:
+            return encoder(inputs)
+        return encoder.tail(inputs) if self.partial else inputs
 
     def features_for(self, names: list[str]) -> torch.Tensor:
         rows = torch.tensor([self.row["train"][n] for n in names])
@@ -158,7 +172,7 @@ def validate(encoder, decoder, data: _Data, cfg: TrainConfig, batch: int = 100) 
         for s in range(0, len(data.val_names), batch):
             names = data.val_names[s:s + batch]
             if data.features is not None:
-                feats = data.features["val"][s:s + batch].float()
+                feats = data.encode(encoder, data.features["val"][s:s + batch].float())
             else:
                 feats = encoder(data.images(names))
             for n, h in zip(names, decode(decoder, feats, data.vocab, beam=cfg.val_beam)):
@@ -211,6 +225,8 @@ def train(cfg: TrainConfig, on_progress: Callable[[dict], None] | None = None,
     "loss", "ce", "lr", "elapsed_s"}`` every few steps and ``{"event": "epoch", ..., "val":
     {bleu1..4, cider, distinct_words}, "best": float, "best_epoch"}`` after each epoch, then
     ``{"event": "done", "status": "finished"|"early_stopped"|"stopped"|"time_budget", ...}``.
+    A first run builds the feature cache first and reports ``{"event": "features", "done", "total",
+    "seconds"}`` per batch of images; SCST steps carry ``"reward"`` instead of ``"ce"``.
     ``should_stop()`` is checked before every step; a stop saves ``last/`` (resumable).
     Returns the final progress dict plus ``"best_dir"`` and ``"export_dir"``.
     """
@@ -225,7 +241,13 @@ def train(cfg: TrainConfig, on_progress: Callable[[dict], None] | None = None,
     resume_vocab = None
     if cfg.resume and (run / "last" / "trainer.json").is_file():
         resume_vocab = Vocab.load(run / "last" / "vocab.json")
-    data = _Data(cfg, resume_vocab)
+    try:
+        data = _Data(cfg, resume_vocab, emit, stop)
+    except InterruptedError:
+        result = {"event": "done", "status": "stopped", "epoch": 0, "step": 0, "total_steps": 0,
+                  "best": None, "best_epoch": None, "elapsed_s": 0.0, "best_dir": None, "export_dir": None}
+        emit(result)
+        return result
     decoder = AttentionDecoder(cfg.decoder_config(len(data.vocab)))
     encoder = Encoder(pretrained=True, fine_tune_blocks=cfg.fine_tune_blocks)
     groups = [{"params": [p for p in decoder.parameters() if p.requires_grad], "lr": cfg.lr}]
@@ -323,7 +345,7 @@ class _Loop:
         self._set_lr(_lr_factor(self.state["global_step"], self.steps_per_epoch * cfg.max_epochs, cfg))
         inputs, captions, lengths, index = self.data.batch(batch)
         with torch.autocast("cpu", dtype=torch.bfloat16, enabled=cfg.bf16):
-            features = inputs if self.data.features is not None else self.encoder(inputs)
+            features = self.data.encode(self.encoder, inputs)
             logits, alphas = self.decoder(features, captions, lengths, index)
         loss, ce = caption_loss(logits.float(), captions, lengths, alphas.float(), cfg.alpha_c,
                                 cfg.label_smoothing)
@@ -336,8 +358,8 @@ class _Loop:
         cfg = self.cfg
         self.decoder.eval()      # sample without dropout; gradients still flow
         self._set_lr(cfg.scst_lr / cfg.lr)
-        inputs = self.data.features_for(batch) if self.data.features is not None else self.encoder(
-            self.data.images(batch))
+        inputs = self.data.encode(self.encoder, self.data.features_for(batch) if self.data.features is not None
+                                  else self.data.images(batch))
         with torch.autocast("cpu", dtype=torch.bfloat16, enabled=cfg.bf16):
             fn = scst_beam_loss if cfg.scst_mode == "beam" else scst_loss
             loss, reward = fn(self.decoder, inputs, batch, self.data.vocab, self.cider,

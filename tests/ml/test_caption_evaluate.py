@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 
 import pytest
+import torch
 from django.core.management import CommandError, call_command
 
 from ml.caption.captioner import Captioner
@@ -115,7 +116,7 @@ def test_train_smoke_progress_stop_and_resume(tmp_path, sample):
 
     def should_stop():
         stop_after["n"] += 1
-        return stop_after["n"] > 3            # let 3 steps run, then stop mid-training
+        return stop_after["n"] > 4            # 1 check while caching 12 images, 3 steps, then stop
 
     first = train(cfg, on_progress=events.append, should_stop=should_stop)
     assert first["status"] == "stopped" and first["step"] == 3
@@ -134,3 +135,46 @@ def test_train_smoke_progress_stop_and_resume(tmp_path, sample):
     exported = Captioner.from_dir(second["export_dir"])
     assert isinstance(exported.caption(images_dir / names[0])["caption"], str)
     assert json.loads((Path(second["export_dir"]) / "metrics.json").read_text())["val"]
+
+
+def test_train_fine_tunes_last_block_from_partial_cache(tmp_path, sample):
+    from ml.caption.checkpoint import load_model
+    from ml.caption.train import TrainConfig, train
+
+    images_dir, _, _ = sample
+    _, names, caps = sample_dataset(8)
+    root = make_layout(tmp_path / "ds", "kaggle", images_dir, names, caps)
+    (tmp_path / "train.txt").write_text("\n".join(names[:6]))
+    (tmp_path / "val.txt").write_text("\n".join(names[6:]))
+    cfg = TrainConfig(data_dir=str(root), train_split=str(tmp_path / "train.txt"),
+                      val_split=str(tmp_path / "val.txt"), out_dir=str(tmp_path / "run"),
+                      cache_root=str(tmp_path / "cache"), min_freq=1, embed_dim=16, hidden_dim=16,
+                      attention_dim=16, proj_dim=16, batch_images=3, max_epochs=1, warmup_steps=1,
+                      val_beam=1, fine_tune_blocks=1, encoder_lr=1e-2)
+    result = train(cfg)
+    encoder, _, _, config = load_model(result["best_dir"])
+    assert config["encoder"]["fine_tune_blocks"] == 1
+    from ml.caption.encoder import Encoder
+    reference = Encoder(pretrained=True)
+    assert not torch.equal(encoder.features[18][0].weight, reference.features[18][0].weight)  # it trained
+    assert torch.equal(encoder.features[17].conv[0][0].weight, reference.features[17].conv[0][0].weight)
+
+
+def test_stop_while_building_feature_cache_then_resume(tmp_path, sample):
+    from ml.caption.train import TrainConfig, train
+
+    images_dir, _, _ = sample
+    _, names, caps = sample_dataset(6)
+    root = make_layout(tmp_path / "ds", "kaggle", images_dir, names, caps)
+    (tmp_path / "train.txt").write_text("\n".join(names[:4]))
+    (tmp_path / "val.txt").write_text("\n".join(names[4:]))
+    cfg = TrainConfig(data_dir=str(root), train_split=str(tmp_path / "train.txt"),
+                      val_split=str(tmp_path / "val.txt"), out_dir=str(tmp_path / "run"),
+                      cache_root=str(tmp_path / "cache"), min_freq=1, embed_dim=16, hidden_dim=16,
+                      attention_dim=16, proj_dim=16, batch_images=2, max_epochs=1, warmup_steps=1, val_beam=1)
+    events = []
+    assert train(cfg, on_progress=events.append, should_stop=lambda: True)["status"] == "stopped"
+    result = train(cfg, on_progress=events.append)
+    assert result["status"] == "finished"
+    feature_events = [e for e in events if e["event"] == "features"]
+    assert feature_events and feature_events[-1]["done"] == feature_events[-1]["total"] == 6
