@@ -262,8 +262,10 @@ def train(cfg: TrainConfig, run_dir: str | Path, on_progress: Callable[[dict], N
     if cfg.init_from:
         # Continuing from a shipped model when the run dir (optimizer state) is gone, e.g. on a fresh checkout.
         src, src_vocab, _ = ckpt.load_model_dir(cfg.init_from)
-        if src_vocab.itos != vocab.itos or src.config() | {"init": cfg.init} != model.config() | {"init": cfg.init}:
+        shape_keys = ("ntoken", "cell", "emsize", "nhid", "nlayers", "tie_weights")
+        if src_vocab.itos != vocab.itos or any(src.config()[k] != model.config()[k] for k in shape_keys):
             raise ValueError(f"init_from {cfg.init_from}: architecture or vocab differs from this config")
+        # Dropouts may differ: warm-starting with stronger regularisation is the point of this option.
         model.load_state_dict(src.state_dict())
         model.train()
     opt = make_optimizer(cfg, model)
