@@ -67,8 +67,9 @@ class NextWordPredictor:
         """ids (T, 1) -> log-probs of the next token (V,), hidden."""
         if hidden is None:
             hidden = self.model.init_hidden(1)
-        logp, hidden = self.model(ids, hidden)
-        return logp[-1, 0], hidden
+        # Only the last position's distribution is wanted: skip the 10k-way decoder for the others.
+        x, hidden = self.model.features(ids, hidden)
+        return torch.log_softmax(self.model.decoder(x[-1, 0]).float(), dim=-1), hidden
 
     # ---- public API ------------------------------------------------------------------------------
     @torch.no_grad()
