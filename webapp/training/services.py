@@ -151,6 +151,17 @@ class ProgressRecorder:
         self.ctx.report(**self.latest)
 
 
+def train_recorded(run, ctx, start):
+    """Call `start(recorder)` (an ml/ train function) with progress recorded; its ValueError is the user's."""
+    recorder = ProgressRecorder(run, ctx)
+    try:
+        return start(recorder)
+    except ValueError as exc:
+        raise jobs.JobError(str(exc)) from None
+    finally:
+        recorder.flush()
+
+
 def run_training(job, ctx):
     """Worker handler for a training job: train, then register the best checkpoint as a new version."""
     import os
@@ -180,15 +191,10 @@ def run_lm_training(run, ctx):
         cfg.validate()
     except (TypeError, ValueError) as exc:
         raise jobs.JobError(f"Bad hyper-parameters: {exc}") from None
-    recorder = ProgressRecorder(run, ctx)
     run_dir = Path(run.run_dir)
-    try:
-        outcome = train(cfg, run_dir, on_progress=recorder, should_stop=ctx.should_stop,
-                        resume=(run_dir / "last").exists(), command=command_for(run))
-    except ValueError as exc:
-        raise jobs.JobError(str(exc)) from None
-    finally:
-        recorder.flush()
+    outcome = train_recorded(run, ctx, lambda recorder: train(
+        cfg, run_dir, on_progress=recorder, should_stop=ctx.should_stop, resume=(run_dir / "last").exists(),
+        command=command_for(run)))
     if outcome["status"] == "cancelled":
         raise jobs.JobCancelled()
     if outcome["status"] == "diverged":
@@ -234,13 +240,8 @@ def run_caption_training(run, ctx):
                           time_budget_s=budget_min * 60, command=command_for(run), **params)
     except TypeError as exc:
         raise jobs.JobError(f"Bad hyper-parameters: {exc}") from None
-    recorder = ProgressRecorder(run, ctx)
-    try:
-        outcome = train(cfg, on_progress=recorder, should_stop=ctx.should_stop)
-    except ValueError as exc:
-        raise jobs.JobError(str(exc)) from None
-    finally:
-        recorder.flush()
+    outcome = train_recorded(run, ctx, lambda recorder: train(cfg, on_progress=recorder,
+                                                              should_stop=ctx.should_stop))
     if outcome["status"] == "stopped":
         raise jobs.JobCancelled()
     if not outcome.get("export_dir"):
