@@ -145,3 +145,75 @@ def test_old_finished_suggestions_are_pruned_but_captions_and_recent_jobs_stay(s
     Job.objects.filter(pk=recent.pk).update(kind=Job.Kind.NEXT_WORD)
     assert services.prune_ephemeral_jobs() == 1
     assert set(Job.objects.values_list("pk", flat=True)) == {caption.pk, recent.pk}
+
+
+def test_claim_stores_and_returns_the_running_row():
+    job = make_job()
+    claimed = services.claim(job.pk, "w1")
+    job.refresh_from_db()
+    assert (claimed.status, claimed.worker, claimed.attempts) == (Job.Status.RUNNING, "w1", 1)
+    assert claimed.started_at == job.started_at == job.heartbeat_at  # same instant, read back as written
+    assert abs((timezone.now() - job.started_at).total_seconds()) < 5
+    assert Job.objects.filter(pk=job.pk, started_at__lte=timezone.now()).exists()  # comparable as a datetime
+
+
+def _finish_soon(job_id, delay=0.2):
+    import threading
+    import time
+
+    from django.db import connection
+
+    def run():
+        time.sleep(delay)
+        claimed = services.claim(job_id, "w1")
+        services.finish(claimed, Job.Status.SUCCEEDED, result={"words": ["up"]})
+        connection.close()
+
+    thread = threading.Thread(target=run)
+    thread.start()
+    return thread
+
+
+def test_a_waiting_request_gets_the_outcome_from_the_completion_message_without_reading_the_row():
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from webapp.jobs import completions
+
+    listener = completions.listener()
+    listener.ensure_running()
+    for _ in range(100):  # the listener subscribes in its own thread
+        if listener.live_since() is not None:
+            break
+        import time
+
+        time.sleep(0.02)
+    job = services.create_job(Job.Kind.DIAGNOSTIC, {"message": "hi"}, queue=private_queue())
+    thread = _finish_soon(job.pk)
+    with CaptureQueriesContext(connection) as queries:
+        waited = services.wait_for_job(job, 5)
+    thread.join()
+    assert waited.status == Job.Status.SUCCEEDED and waited.result == {"words": ["up"]}
+    assert len(queries) == 0, [q["sql"] for q in queries]
+    stored = Job.objects.get(pk=job.pk)
+    for field in ("status", "result", "error", "attempts", "worker", "started_at", "finished_at"):
+        assert getattr(waited, field) == getattr(stored, field), field
+
+
+def test_waiting_on_a_job_created_elsewhere_reads_the_row_and_still_wakes_on_the_message():
+    job = make_job()
+    thread = _finish_soon(job.pk)
+    waited = services.wait_for_job(job.pk, 5)
+    thread.join()
+    assert waited.status == Job.Status.SUCCEEDED and waited.result == {"words": ["up"]}
+
+
+def test_a_cancel_message_without_an_outcome_makes_the_waiter_read_the_row():
+    import threading
+    import time
+
+    job = services.create_job(Job.Kind.DIAGNOSTIC, {}, queue=private_queue())
+    threading.Timer(0.2, lambda: services.cancel(Job.objects.get(pk=job.pk))).start()
+    start = time.monotonic()
+    waited = services.wait_for_job(job, 5)
+    assert waited.status == Job.Status.CANCELLED and time.monotonic() - start < 1.5

@@ -7,20 +7,24 @@ import time
 from pathlib import Path
 
 from .checkpoint import load_model_dir
+from .model import quantize_int8
 from .corpus import batchify, load_corpus
 from .train import evaluate
 
 
 def evaluate_dir(model_dir: str | Path, corpus: str | None = None, split: str = "test",
-                 batch_size: int = 10, bptt: int = 35) -> dict:
-    """-> {"perplexity", "nll", "tokens", "corpus", "split", "model", "seconds"}. ``corpus`` defaults to the
-    model's training corpus; the text is encoded with the model's own vocab."""
+                 batch_size: int = 10, bptt: int = 35, int8: bool = False) -> dict:
+    """-> {"perplexity", "nll", "tokens", "corpus", "split", "model", "int8", "seconds"}. ``corpus`` defaults to
+    the model's training corpus; the text is encoded with the model's own vocab. ``int8`` scores the
+    quantised copy the web app's suggestions run on."""
     if split not in ("train", "valid", "test"):
         raise ValueError(f"split must be train/valid/test, got {split!r}")
     model, vocab, config = load_model_dir(model_dir)
+    if int8:
+        model = quantize_int8(model)
     name = corpus or config.get("corpus") or "ptb"
     data = load_corpus(name, vocab).ids[split]
     t0 = time.time()
     nll, tokens = evaluate(model, batchify(data, batch_size), bptt)
     return {"perplexity": math.exp(nll), "nll": nll, "tokens": tokens, "corpus": name, "split": split,
-            "model": str(model_dir), "seconds": round(time.time() - t0, 1)}
+            "model": str(model_dir), "int8": int8, "seconds": round(time.time() - t0, 1)}

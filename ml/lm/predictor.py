@@ -19,28 +19,34 @@ import torch.nn.functional as F
 
 from .checkpoint import load_model_dir, read_json
 from .inspect import step_through
-from .model import RNNModel
+from .model import RNNModel, quantize_int8
 from .tokenizer import EOS, UNK, Vocab, tokenize
 
 
 class NextWordPredictor:
-    """Wraps a trained RNNModel + Vocab. Thread-compatible for reads (no state kept between calls)."""
+    """Wraps a trained RNNModel + Vocab. Thread-compatible for reads (no state kept between calls).
+
+    With ``int8`` (the default) suggestions and samples run on an int8 copy of the model (see
+    ``quantize_int8``); the gate inspector always steps through the float32 weights.
+    """
 
     max_context = 256          # tokens kept from the end of a prompt
     max_inspect_tokens = 120   # the inspector plots one column per token
 
-    def __init__(self, model: RNNModel, vocab: Vocab, config: dict | None = None, metrics: dict | None = None):
+    def __init__(self, model: RNNModel, vocab: Vocab, config: dict | None = None, metrics: dict | None = None,
+                 int8: bool = True):
         self.model = model.eval()
+        self.fast_model = quantize_int8(self.model) if int8 else self.model
         self.vocab = vocab
         self.config = config or {}
         self.metrics = metrics or {}
         self.special_ids = [vocab.unk_id, vocab.eos_id]
 
     @classmethod
-    def from_dir(cls, path: str | Path) -> "NextWordPredictor":
+    def from_dir(cls, path: str | Path, int8: bool = True) -> "NextWordPredictor":
         model, vocab, config = load_model_dir(path)
         mpath = Path(path) / "metrics.json"
-        return cls(model, vocab, config, read_json(mpath) if mpath.is_file() else {})
+        return cls(model, vocab, config, read_json(mpath) if mpath.is_file() else {}, int8=int8)
 
     # ---- helpers -----------------------------------------------------------------------------
     def tokens(self, text: str, limit: int | None = None) -> list[str]:
@@ -65,11 +71,12 @@ class NextWordPredictor:
     @torch.no_grad()
     def _run(self, ids: torch.Tensor, hidden=None):
         """ids (T, 1) -> log-probs of the next token (V,), hidden."""
+        model = self.fast_model
         if hidden is None:
-            hidden = self.model.init_hidden(1)
+            hidden = model.init_hidden(1)
         # Only the last position's distribution is wanted: skip the 10k-way decoder for the others.
-        x, hidden = self.model.features(ids, hidden)
-        return torch.log_softmax(self.model.decoder(x[-1, 0]).float(), dim=-1), hidden
+        x, hidden = model.features(ids, hidden)
+        return torch.log_softmax(model.decoder(x[-1:, 0]).float()[0], dim=-1), hidden
 
     # ---- public API ------------------------------------------------------------------------------
     @torch.no_grad()

@@ -99,3 +99,15 @@ def test_shipped_probe_files_are_long_range():
         probes = load_probes(corpus)
         assert len(probes) >= 8
         assert all(cue_distance(p) >= 10 for p in probes)
+
+
+def test_int8_copy_serves_suggestions_and_agrees_with_float32(predictor, tmp_path):
+    """Suggestions run on an int8 copy (4x less memory traffic per token); it must rank like the float32 model."""
+    exact = NextWordPredictor(predictor.model, predictor.vocab, int8=False)
+    assert predictor.fast_model is not predictor.model
+    for prompt in ["the cat sat on", "a dog saw the", "some bird"]:
+        fast, slow = predictor.suggest(prompt, k=3), exact.suggest(prompt, k=3)
+        assert fast[0]["word"] == slow[0]["word"]
+        assert abs(fast[0]["prob"] - slow[0]["prob"]) < 0.05
+    # The inspector reads gates off the float32 weights, whatever serves suggestions.
+    assert predictor.inspect("the cat")["tokens"] == exact.inspect("the cat")["tokens"]

@@ -90,7 +90,7 @@ def caption_api(request):
     except jobs.JobError as exc:
         return JsonResponse({"error": str(exc)}, status=503)
     if wait:
-        job = jobs.wait_for_job(job.pk, wait)
+        job = jobs.wait_for_job(job, wait)
     body = job_payload(job, request)
     body["page_url"] = request.build_absolute_uri(reverse("captions:result", args=[job.pk]))
     return JsonResponse(body, status=200 if job.is_finished else 202)

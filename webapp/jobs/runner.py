@@ -82,6 +82,7 @@ class JobContext:
             raise services.JobCancelled()
 
     def report(self, **progress):
+        self.job.progress = progress  # the completion message carries the last report
         services.report_progress(self.job.pk, progress)
 
 
@@ -91,6 +92,12 @@ def run_job(job_id, handler, worker_name):
     if job is None:
         logger.info("job %s is not queued any more; skipping this delivery", job_id)
         return "skipped"
+    if job.model_version_id is not None:
+        from webapp.registry.loader import cached_version
+
+        version = cached_version(job.model_version_id)
+        if version is not None:
+            job.model_version = version
     monitor.track(job)
     try:
         result = handler(job, JobContext(job))

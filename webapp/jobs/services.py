@@ -3,8 +3,8 @@
 Life of a job: create_job() writes a QUEUED row and, once the transaction commits, sends its id to the broker.
 A worker claims it (QUEUED -> RUNNING, attempts + 1) with a conditional UPDATE, so a duplicate message is
 harmless. While it runs, the worker's heartbeat thread touches heartbeat_at. finish() stores the outcome only
-if that worker still holds the job, then publishes on the job's Redis channel so a waiting web request wakes
-at once. The sweeper requeues (or fails) RUNNING jobs whose heartbeat went stale and re-sends QUEUED jobs whose
+if that worker still holds the job, then publishes a copy of it on the job's Redis channel so a waiting web
+request wakes at once without reading the row again (webapp/jobs/completions.py). The sweeper requeues (or fails) RUNNING jobs whose heartbeat went stale and re-sends QUEUED jobs whose
 message may have been lost.
 """
 import logging
@@ -13,13 +13,13 @@ from datetime import timedelta
 
 from celery import current_app
 from django.conf import settings
-from django.db import transaction
-from django.db.models import F, Q
+from django.db import connection, transaction
+from django.db.models import Q
 from django.utils import timezone
 from kombu.exceptions import KombuError
 from redis.exceptions import RedisError
 
-from . import broker
+from . import broker, completions
 from .models import Job
 
 logger = logging.getLogger(__name__)
@@ -63,6 +63,8 @@ def create_job(kind, input=None, *, input_file=None, owner=None, session_key="",
     )
     if input_file is not None:
         job.input_file.save(input_file.name, input_file, save=False)
+    # Any completion message after this instant is for a job that exists; see wait_for_job().
+    job.created_monotonic = time.monotonic()
     job.save()
     transaction.on_commit(lambda: enqueue(job))
     return job
@@ -85,21 +87,31 @@ def mark_enqueued(job):
 
 
 def claim(job_id, worker):
-    """QUEUED -> RUNNING for exactly one worker. Returns the job, or None if someone else has it or it ended."""
-    now = timezone.now()
-    claimed = Job.objects.filter(pk=job_id, status=Job.Status.QUEUED).update(
-        status=Job.Status.RUNNING, worker=worker, started_at=now, heartbeat_at=now, attempts=F("attempts") + 1
-    )
-    return Job.objects.select_related("model_version").get(pk=job_id) if claimed else None
+    """QUEUED -> RUNNING for exactly one worker. Returns the job, or None if someone else has it or it ended.
+
+    One statement claims the row and reads it back (UPDATE ... RETURNING, on PostgreSQL and SQLite >= 3.35):
+    this sits on the path of every next-word suggestion.
+    """
+    table = connection.ops.quote_name(Job._meta.db_table)
+    now = connection.ops.adapt_datetimefield_value(timezone.now())
+    job_key = Job._meta.pk.get_db_prep_value(job_id, connection)
+    rows = list(Job.objects.raw(
+        f"UPDATE {table} SET status = %s, worker = %s, started_at = %s, heartbeat_at = %s, attempts = attempts + 1 "
+        f"WHERE id = %s AND status = %s RETURNING *",
+        [Job.Status.RUNNING, worker, now, now, job_key, Job.Status.QUEUED],
+    ))
+    return rows[0] if rows else None
 
 
 def finish(job, status, *, result=None, error=""):
     """Store the outcome if `job` (as claimed) still holds the row; a requeued or cancelled job is not overwritten."""
+    finished_at = timezone.now()
     updated = Job.objects.filter(
         pk=job.pk, status=Job.Status.RUNNING, worker=job.worker, attempts=job.attempts
-    ).update(status=status, result=result, error=error, finished_at=timezone.now())
+    ).update(status=status, result=result, error=error, finished_at=finished_at)
     if updated:
-        publish_done(job.pk, status)
+        job.status, job.result, job.error, job.finished_at = status, result, error, finished_at
+        publish_done(job.pk, status, job)
     return bool(updated)
 
 
@@ -107,46 +119,52 @@ def report_progress(job_id, progress):
     Job.objects.filter(pk=job_id, status=Job.Status.RUNNING).update(progress=progress)
 
 
-def publish_done(job_id, status):
+def publish_done(job_id, status, job=None):
+    """Tell waiting requests; with the finished `job`, the message carries its outcome (see completions.py)."""
+    message = status
+    if job is not None:
+        try:
+            message = completions.outcome_message(job)
+        except (TypeError, ValueError):  # not JSON-serialisable here: waiters read the row instead
+            message = status
     try:
-        broker.client().publish(broker.job_channel(job_id), status)
+        broker.client().publish(broker.job_channel(job_id), message)
     except RedisError as exc:
         # Waiters fall back to reading the database when their wait times out.
         logger.warning("could not publish completion of job %s: %s", job_id, exc)
 
 
-def wait_for_job(job_id, timeout):
-    """Block up to `timeout` seconds for the job to finish; returns the freshest row.
+def wait_for_job(job, timeout):
+    """Block up to `timeout` seconds for `job` (a Job or its id) to finish; returns it, as fresh as the database.
 
-    Subscribes to the job's channel before reading the row, so a completion between the two is not missed,
-    and wakes on the worker's publish instead of polling.
+    Wakes on the worker's completion message (webapp/jobs/completions.py), whose outcome copy saves reading
+    the row. The row is read instead whenever the message might have been missed: the listener was not
+    subscribed since before this process created the job (or another process created it), the message had
+    no outcome, Redis is away (then every 50 ms), and every POLL_SECONDS regardless.
     """
     deadline = time.monotonic() + timeout
-    pubsub = None
+    listener = completions.listener()
+    waiter = listener.expect(job.pk if isinstance(job, Job) else job)
     try:
-        pubsub = broker.client().pubsub(ignore_subscribe_messages=True)
-        pubsub.subscribe(broker.job_channel(job_id))
-    except RedisError as exc:
-        logger.warning("cannot subscribe for job %s: %s; polling the database", job_id, exc)
-        pubsub = None
-    try:
-        job = Job.objects.get(pk=job_id)
+        created = getattr(job, "created_monotonic", None)
+        live_since = listener.live_since()
+        if not isinstance(job, Job):
+            job = Job.objects.get(pk=job)
+        elif created is None or live_since is None or live_since > created:
+            job.refresh_from_db()
         while not job.is_finished:
             remaining = deadline - time.monotonic()
             if remaining <= 0:
                 break
-            if pubsub is not None:
-                try:
-                    pubsub.get_message(timeout=min(remaining, 1.0))
-                except RedisError:
-                    pubsub = None
-            else:
-                time.sleep(min(remaining, 0.05))
+            poll = completions.POLL_SECONDS if listener.live_since() is not None else 0.05
+            if waiter.event.wait(min(remaining, poll)):
+                if completions.apply_outcome(job, waiter.message):
+                    break
+                waiter.event.clear()  # a bare status (cancel, sweeper): the row has the rest
             job.refresh_from_db()
         return job
     finally:
-        if pubsub is not None:
-            pubsub.close()
+        listener.forget(waiter)
 
 
 def cancel(job):

@@ -35,7 +35,7 @@ def diagnostic_api(request):
     job = services.create_job(Job.Kind.DIAGNOSTIC, {"message": message}, owner=request.user,
                               session_key=request.session.session_key or "")
     if wait:
-        job = services.wait_for_job(job.pk, wait)
+        job = services.wait_for_job(job, wait)
     return JsonResponse(job_payload(job, request), status=200 if job.is_finished else 202)
 
 

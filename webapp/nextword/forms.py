@@ -8,7 +8,7 @@ MAX_PROMPT_CHARS = 2000
 
 
 def model_choices(versions=None):
-    versions = active_versions(ModelVersion.Kind.LANGUAGE_MODEL) if versions is None else versions
+    versions = active_versions(ModelVersion.Kind.LANGUAGE_MODEL, listing=True) if versions is None else versions
     return [(v.slot, v.label) for v in versions]
 
 
@@ -26,7 +26,7 @@ class PromptForm(forms.Form):
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         # One query serves both the choices and, after validation, the version to run.
-        self.versions = {v.slot: v for v in active_versions(ModelVersion.Kind.LANGUAGE_MODEL)}
+        self.versions = {v.slot: v for v in active_versions(ModelVersion.Kind.LANGUAGE_MODEL, listing=True)}
         choices = model_choices(self.versions.values())
         self.fields["model"].choices = choices
         self.default_model = "ptb-lstm" if any(slot == "ptb-lstm" for slot, _ in choices) else (

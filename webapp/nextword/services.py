@@ -13,7 +13,7 @@ def request(kind, params, *, version=None, owner=None, session_key="", wait=WAIT
     if version is None:
         raise jobs.JobError(f"No active language model for '{params['model']}'.")
     job = jobs.create_job(kind, params, owner=owner, session_key=session_key, model_version=version)
-    return jobs.wait_for_job(job.pk, wait) if wait else job
+    return jobs.wait_for_job(job, wait) if wait else job
 
 
 def _predictor(job):

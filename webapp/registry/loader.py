@@ -6,6 +6,7 @@ model object it started with.
 """
 import logging
 import threading
+import time
 from collections import OrderedDict
 
 from celery.signals import worker_process_init
@@ -50,6 +51,23 @@ def get_model(version):
         while len(_loaded) > MAX_LOADED:
             _loaded.popitem(last=False)
     return model
+
+
+VERSION_TTL_SECONDS = 30.0  # a label edited in the admin shows in results within this long
+_versions = {}  # version id -> (ModelVersion, monotonic time read)
+
+
+def cached_version(pk):
+    """The ModelVersion row `pk`, read at most every VERSION_TTL_SECONDS per process (None if it is gone).
+
+    A version's files never change once registered, so jobs need not re-read it; this saves a query per job."""
+    hit = _versions.get(pk)
+    if hit is not None and time.monotonic() - hit[1] < VERSION_TTL_SECONDS:
+        return hit[0]
+    version = ModelVersion.objects.filter(pk=pk).first()
+    if version is not None:
+        _versions[pk] = (version, time.monotonic())
+    return version
 
 
 def active_model(kind, slot):

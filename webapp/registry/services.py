@@ -17,8 +17,15 @@ def resolve_path(version):
     return path if path.is_absolute() else Path(settings.MODELS_DIR) / path
 
 
-def active_versions(kind=None):
+# What a request needs to pick and name a version; config and metrics are large JSON documents.
+LISTING_FIELDS = ("id", "kind", "slot", "version", "label", "path", "is_active")
+
+
+def active_versions(kind=None, listing=False):
+    """Active versions, by kind and slot; `listing` loads only LISTING_FIELDS (the rest loads on access)."""
     qs = ModelVersion.objects.filter(is_active=True)
+    if listing:
+        qs = qs.only(*LISTING_FIELDS)
     if kind:
         qs = qs.filter(kind=kind)
     return list(qs.order_by("kind", "slot"))

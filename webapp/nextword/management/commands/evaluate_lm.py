@@ -31,6 +31,8 @@ class Command(BaseCommand):
         parser.add_argument("--split", default="test", choices=["train", "valid", "test"])
         parser.add_argument("--batch-size", type=int, default=10)
         parser.add_argument("--bptt", type=int, default=35)
+        parser.add_argument("--int8", action="store_true",
+                            help="score the int8 copy that serves suggestions (records <split>_ppl_int8)")
         parser.add_argument("--json", action="store_true", help="print one JSON object")
         parser.add_argument("--record", action="store_true", help="write <split>_ppl into the model's metrics.json")
 
@@ -39,18 +41,21 @@ class Command(BaseCommand):
 
         path = model_dir(opts["model"])
         try:
-            r = evaluate_dir(path, opts["corpus"], opts["split"], opts["batch_size"], opts["bptt"])
+            r = evaluate_dir(path, opts["corpus"], opts["split"], opts["batch_size"], opts["bptt"],
+                             int8=opts["int8"])
         except (FileNotFoundError, ValueError) as e:
             raise CommandError(str(e))
         if opts["record"]:
             mpath = path / "metrics.json"
             metrics = json.loads(mpath.read_text()) if mpath.exists() else {}
-            metrics[f"{opts['split']}_ppl"] = round(r["perplexity"], 3)
+            suffix = "_int8" if opts["int8"] else ""
+            metrics[f"{opts['split']}_ppl{suffix}"] = round(r["perplexity"], 3)
             metrics[f"{opts['split']}_tokens"] = r["tokens"]
             mpath.write_text(json.dumps(metrics, indent=2, ensure_ascii=False))
         if opts["json"]:
             self.stdout.write(json.dumps({"perplexity": round(r["perplexity"], 3), "tokens": r["tokens"],
-                                          "corpus": r["corpus"], "split": r["split"], "model": str(path)}))
+                                          "corpus": r["corpus"], "split": r["split"], "model": str(path),
+                                          **({"int8": True} if opts["int8"] else {})}))
         else:
             self.stdout.write(f"{path} {r['corpus']}/{r['split']}: perplexity {r['perplexity']:.2f} "
-                              f"over {r['tokens']} tokens ({r['seconds']} s)")
+                              f"over {r['tokens']} tokens{' (int8)' if opts['int8'] else ''} ({r['seconds']} s)")
