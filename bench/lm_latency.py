@@ -3,6 +3,8 @@ prompt through the RNN, full softmax, top-k), plus a 20-word sample() and an ins
 
     .venv/bin/python bench/lm_latency.py                       # every models/lm-* directory
     .venv/bin/python bench/lm_latency.py models/lm-ptb-lstm --runs 100 --threads 1
+
+Suggestions and samples run on the int8 copy the web app serves; `--float32` also times the exact model.
 """
 from __future__ import annotations
 
@@ -44,6 +46,7 @@ def main():
     ap.add_argument("model_dirs", nargs="*")
     ap.add_argument("--runs", type=int, default=50)
     ap.add_argument("--threads", type=int, default=0, help="torch.set_num_threads (0 = default)")
+    ap.add_argument("--float32", action="store_true", help="also time suggest() on the float32 weights")
     args = ap.parse_args()
     if args.threads:
         torch.set_num_threads(args.threads)
@@ -59,6 +62,11 @@ def main():
         for label, text in PROMPTS.items():
             p50, p95 = timeit(lambda: p.suggest(text, k=5), args.runs)
             print(f"{name:24s} {'suggest k=5, ' + label:28s} {p50:8.2f} {p95:8.2f}", flush=True)
+        if args.float32:
+            exact = NextWordPredictor(p.model, p.vocab, int8=False)
+            for label, text in PROMPTS.items():
+                p50, p95 = timeit(lambda: exact.suggest(text, k=5), args.runs)
+                print(f"{name:24s} {'float32 suggest, ' + label:28s} {p50:8.2f} {p95:8.2f}", flush=True)
         p50, p95 = timeit(lambda: p.sample("the stock market", n_words=20, seed=0), max(5, args.runs // 5))
         print(f"{name:24s} {'sample 20 words':28s} {p50:8.2f} {p95:8.2f}")
         p50, p95 = timeit(lambda: p.inspect(PROMPTS["medium (~40 words)"]), max(5, args.runs // 5))
