@@ -127,13 +127,9 @@ def quantize_int8(decoder: AttentionDecoder) -> AttentionDecoder:
     Decoding one image is bound by reading the weights at every step (batch = beam width), so
     4x smaller weights give a ~3-4x faster beam search on CPU. Inference only.
     """
-    import copy
-    import warnings
+    from ml.quantize import dynamic_int8
 
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # torch.ao deprecation notice (pointing at torchao)
-        return torch.ao.quantization.quantize_dynamic(
-            copy.deepcopy(decoder).eval(), {nn.Linear, nn.LSTMCell}, dtype=torch.qint8)
+    return dynamic_int8(decoder, {nn.Linear, nn.LSTMCell})
 
 
 def doubly_stochastic_penalty(alphas: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:

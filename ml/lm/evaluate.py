@@ -7,8 +7,8 @@ import time
 from pathlib import Path
 
 from .checkpoint import load_model_dir
-from .model import quantize_int8
 from .corpus import batchify, load_corpus
+from .model import quantize_int8
 from .train import evaluate
 
 

@@ -183,16 +183,11 @@ def repackage_hidden(h):
 
 
 def quantize_int8(model: RNNModel) -> RNNModel:
-    """Inference copy of ``model`` with int8 dynamic quantisation of its LSTM/GRU layers and decoder.
+    """Inference copy of ``model`` with int8 LSTM/GRU layers and decoder (``ml.quantize.dynamic_int8``).
 
-    Batch-1 inference reads every recurrent matrix once per token, so it is bound by memory traffic:
-    int8 weights make a next-word suggestion several times faster on CPU for a perplexity change of a
-    few tenths (measured in docs/models.md). Vanilla nn.RNN layers have no quantised kernel and stay float32.
+    A next-word suggestion gets several times faster on CPU for a perplexity change of a few hundredths
+    (measured in docs/models.md). Vanilla nn.RNN layers have no quantised kernel and stay float32.
     """
-    import copy
-    import warnings
+    from ml.quantize import dynamic_int8
 
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # torch.ao deprecation notice (pointing at torchao)
-        return torch.ao.quantization.quantize_dynamic(
-            copy.deepcopy(model).eval(), {nn.LSTM, nn.GRU, nn.Linear}, dtype=torch.qint8)
+    return dynamic_int8(model, {nn.LSTM, nn.GRU, nn.Linear})

@@ -4,8 +4,8 @@ Life of a job: create_job() writes a QUEUED row and, once the transaction commit
 A worker claims it (QUEUED -> RUNNING, attempts + 1) with a conditional UPDATE, so a duplicate message is
 harmless. While it runs, the worker's heartbeat thread touches heartbeat_at. finish() stores the outcome only
 if that worker still holds the job, then publishes a copy of it on the job's Redis channel so a waiting web
-request wakes at once without reading the row again (webapp/jobs/completions.py). The sweeper requeues (or fails) RUNNING jobs whose heartbeat went stale and re-sends QUEUED jobs whose
-message may have been lost.
+request wakes at once without reading the row again (webapp/jobs/completions.py). The sweeper requeues (or
+fails) RUNNING jobs whose heartbeat went stale and re-sends QUEUED jobs whose message may have been lost.
 """
 import logging
 import time
@@ -121,12 +121,12 @@ def report_progress(job_id, progress):
 
 def publish_done(job_id, status, job=None):
     """Tell waiting requests; with the finished `job`, the message carries its outcome (see completions.py)."""
-    message = status
+    message = status  # stays a bare status if the outcome is not JSON-serialisable: waiters read the row
     if job is not None:
         try:
             message = completions.outcome_message(job)
-        except (TypeError, ValueError):  # not JSON-serialisable here: waiters read the row instead
-            message = status
+        except (TypeError, ValueError):
+            pass
     try:
         broker.client().publish(broker.job_channel(job_id), message)
     except RedisError as exc:
