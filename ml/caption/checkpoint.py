@@ -2,10 +2,11 @@
 
 ::
 
-    weights.safetensors   decoder.* tensors (float16 by default) and, only when the encoder was
+    weights.safetensors   decoder.* tensors (float16 by default; an ensemble adds decoder1.*, decoder2.*,
+                          ... for its other members) and, only when the encoder was
                           fine-tuned, encoder.features.<i>.* of the fine-tuned blocks; the frozen
                           rest of the encoder is the ImageNet file referenced in config.json
-    config.json           {"format_version", "manifest", "decoder": DecoderConfig,
+    config.json           {"format_version", "manifest", "decoder": DecoderConfig, "ensemble_size",
                            "encoder": {"arch", "weights", "weights_sha256", "fine_tune_blocks"},
                            "decode": {"beam", "max_len", "length_alpha", "block_ngram"},
                            "inference": {"int8_decoder"}, "preprocess"}
@@ -29,6 +30,7 @@ import torch
 from safetensors.torch import load_file, save_file
 
 from .decoder import AttentionDecoder, DecoderConfig
+from .ensemble import EnsembleDecoder
 from .encoder import WEIGHTS_REF, Encoder, imagenet_weights_sha256
 from .features import PREPROCESS_VERSION
 from .vocab import Vocab
@@ -49,14 +51,22 @@ def make_manifest(slot: str = "flickr8k", label: str | None = None, **extra) -> 
             "created": datetime.now(timezone.utc).isoformat(timespec="seconds"), **extra}
 
 
-def _decoder_tensors(decoder: AttentionDecoder, dtype) -> dict[str, torch.Tensor]:
-    state = decoder.state_dict()
-    if decoder.cfg.tie_weights:
-        state.pop("fc.weight")  # same storage as embedding.weight; safetensors refuses aliases
-    return {f"decoder.{k}": v.detach().to(dtype).contiguous() for k, v in state.items()}
+def _member_prefix(i: int) -> str:
+    return "decoder." if i == 0 else f"decoder{i}."
 
 
-def save_model(directory, decoder: AttentionDecoder, vocab: Vocab, encoder: Encoder | None = None,
+def _decoder_tensors(decoder: AttentionDecoder | EnsembleDecoder, dtype) -> dict[str, torch.Tensor]:
+    members = list(decoder.members) if isinstance(decoder, EnsembleDecoder) else [decoder]
+    tensors = {}
+    for i, member in enumerate(members):
+        state = member.state_dict()
+        if member.cfg.tie_weights:
+            state.pop("fc.weight")  # same storage as embedding.weight; safetensors refuses aliases
+        tensors.update({_member_prefix(i) + k: v.detach().to(dtype).contiguous() for k, v in state.items()})
+    return tensors
+
+
+def save_model(directory, decoder: AttentionDecoder | EnsembleDecoder, vocab: Vocab, encoder: Encoder | None = None,
                metrics: dict | None = None, manifest: dict | None = None,
                decode: dict | None = None, inference: dict | None = None,
                dtype=torch.float16) -> Path:
@@ -74,6 +84,7 @@ def save_model(directory, decoder: AttentionDecoder, vocab: Vocab, encoder: Enco
         "format_version": FORMAT_VERSION,
         "manifest": manifest,
         "decoder": decoder.cfg.to_dict(),
+        "ensemble_size": len(decoder.members) if isinstance(decoder, EnsembleDecoder) else 1,
         "encoder": {"arch": "mobilenet_v2", "weights": WEIGHTS_REF,
                     "weights_sha256": imagenet_weights_sha256(), "fine_tune_blocks": fine_tune},
         "decode": {**DEFAULT_DECODE, **(decode or {})},
@@ -113,18 +124,17 @@ def read_config(directory) -> dict:
 
 
 def load_model(directory, pretrained_encoder: bool = True):
-    """Directory -> ``(encoder, decoder, vocab, config)``, all float32 and in eval mode."""
+    """Directory -> ``(encoder, decoder, vocab, config)``, all float32 and in eval mode.
+
+    ``decoder`` is an :class:`EnsembleDecoder` when the directory holds several (``ensemble_size``).
+    """
     directory = Path(directory)
     config = read_config(directory)
     vocab = Vocab.load(directory / "vocab.json")
     tensors = load_file(str(directory / "weights.safetensors"))
-    decoder = AttentionDecoder(DecoderConfig(**config["decoder"]))
-    dec_state = {k[len("decoder."):]: v.float() for k, v in tensors.items() if k.startswith("decoder.")}
-    missing, unexpected = decoder.load_state_dict(dec_state, strict=False)
-    allowed = {"fc.weight"} if decoder.cfg.tie_weights else set()
-    if set(missing) - allowed or unexpected:
-        raise CheckpointError(f"{directory}: weights do not match the decoder config "
-                              f"(missing {sorted(set(missing) - allowed)}, unexpected {unexpected})")
+    members = [_load_member(directory, tensors, config, _member_prefix(i))
+               for i in range(int(config.get("ensemble_size", 1)))]
+    decoder = members[0] if len(members) == 1 else EnsembleDecoder(members)
     enc_cfg = config["encoder"]
     encoder = Encoder(pretrained=pretrained_encoder, fine_tune_blocks=enc_cfg.get("fine_tune_blocks", 0))
     enc_state = {k[len("encoder."):]: (v.float() if v.is_floating_point() else v)
@@ -135,3 +145,32 @@ def load_model(directory, pretrained_encoder: bool = True):
         raise CheckpointError(f"{directory}: vocab has {len(vocab)} words, decoder expects "
                               f"{decoder.cfg.vocab_size}")
     return encoder.eval(), decoder.eval(), vocab, config
+
+
+def _load_member(directory: Path, tensors: dict, config: dict, prefix: str) -> AttentionDecoder:
+    decoder = AttentionDecoder(DecoderConfig(**config["decoder"]))
+    state = {k[len(prefix):]: v.float() for k, v in tensors.items() if k.startswith(prefix)}
+    missing, unexpected = decoder.load_state_dict(state, strict=False)
+    allowed = {"fc.weight"} if decoder.cfg.tie_weights else set()
+    if set(missing) - allowed or unexpected:
+        raise CheckpointError(f"{directory}: {prefix}* weights do not match the decoder config "
+                              f"(missing {sorted(set(missing) - allowed)}, unexpected {unexpected})")
+    return decoder
+
+
+def combine(directories: list, out_dir, metrics: dict | None = None, manifest: dict | None = None,
+            dtype=torch.float16) -> Path:
+    """Save the decoders of several model directories (same vocabulary, same frozen encoder) as one
+    ensemble model directory; decode/inference settings come from the first."""
+    loaded = [load_model(d) for d in directories]
+    encoder, _, vocab, config = loaded[0]
+    for d, (enc, _, other_vocab, other_config) in zip(directories[1:], loaded[1:]):
+        if other_vocab.itos != vocab.itos:
+            raise CheckpointError(f"{d}: vocabulary differs from {directories[0]}'s")
+        if other_config["encoder"] != config["encoder"] or config["encoder"].get("fine_tune_blocks"):
+            raise CheckpointError(f"{d}: ensembles need one shared frozen encoder")
+    members = [m for _, dec, _, _ in loaded
+               for m in (dec.members if isinstance(dec, EnsembleDecoder) else [dec])]
+    return save_model(out_dir, EnsembleDecoder(members), vocab, encoder, metrics=metrics,
+                      manifest=manifest or config.get("manifest"), decode=config.get("decode"),
+                      inference=config.get("inference"), dtype=dtype)

@@ -30,10 +30,12 @@ def default_cache_root() -> Path:
     return Path(__file__).resolve().parents[2] / "var" / "cache" / "caption-features"
 
 
-def cache_key(names: list[str], images_dir: Path, upto_block: int = 19) -> str:
+def cache_key(names: list[str], images_dir: Path, upto_block: int = 19, hflip: bool = False) -> str:
     h = hashlib.sha256()
     if upto_block != 19:
         h.update(f"upto_block={upto_block}".encode())
+    if hflip:
+        h.update(b"hflip")
     h.update(imagenet_weights_sha256().encode())
     h.update(PREPROCESS_VERSION.encode())
     h.update(str(Path(images_dir).resolve()).encode())
@@ -72,15 +74,18 @@ class FeatureCache:
 
 def build_cache(images_dir, names: list[str], cache_root=None, batch_size: int = 32,
                 on_progress: Callable[[dict], None] | None = None,
-                should_stop: Callable[[], bool] | None = None, upto_block: int = 19) -> FeatureCache:
+                should_stop: Callable[[], bool] | None = None, upto_block: int = 19,
+                hflip: bool = False) -> FeatureCache:
     """Encode every image in ``names`` (resuming a partial cache) and return the cache.
+
+    ``hflip`` caches the features of the mirrored images (training augmentation).
 
     ``upto_block < 19`` caches the output of MobileNetV2 block ``upto_block - 1`` instead,
     ``(N, C, 7, 7)`` (C = 160 for 17), so the last blocks can be fine-tuned without re-running the trunk.
     """
     images_dir = Path(images_dir)
     names = sorted(names)
-    directory = Path(cache_root or default_cache_root()) / cache_key(names, images_dir, upto_block)
+    directory = Path(cache_root or default_cache_root()) / cache_key(names, images_dir, upto_block, hflip)
     directory.mkdir(parents=True, exist_ok=True)
     progress_file = directory / "progress.json"
     shape = (len(names), GRID * GRID, FEATURE_DIM) if upto_block == 19 else (len(names), *_partial_shape(upto_block))
@@ -94,7 +99,7 @@ def build_cache(images_dir, names: list[str], cache_root=None, batch_size: int =
         arr = np.load(directory / "features.npy", mmap_mode="r+")
     if done < len(names):
         _encode_into(arr, images_dir, names, done, batch_size, progress_file, on_progress, should_stop,
-                     upto_block)
+                     upto_block, hflip)
     return FeatureCache(directory)
 
 
@@ -104,7 +109,7 @@ def _partial_shape(upto_block: int) -> tuple[int, ...]:
 
 
 def _encode_into(arr, images_dir, names, done, batch_size, progress_file, on_progress, should_stop,
-                 upto_block=19):
+                 upto_block=19, hflip=False):
     encoder = Encoder(pretrained=True).eval().to(memory_format=torch.channels_last)
     trunk = encoder.features[:upto_block]
     t0 = time.time()
@@ -114,6 +119,8 @@ def _encode_into(arr, images_dir, names, done, batch_size, progress_file, on_pro
                 break
             chunk = names[start:start + batch_size]
             images = torch.stack([preprocess(images_dir / n) for n in chunk])
+            if hflip:
+                images = images.flip(-1)
             feats = trunk(images.contiguous(memory_format=torch.channels_last))
             if upto_block == 19:
                 feats = feats.flatten(2).transpose(1, 2)  # (B, 49, 1280)

@@ -59,6 +59,8 @@ class TrainConfig:
     tie_weights: bool = True
     fine_tune_blocks: int = 0              # >0 also trains the encoder's last blocks
     cache_partial: bool = True             # ...from a cache of the map entering them (else from images)
+    flip_prob: float = 0.0                 # chance a training image is seen mirrored ("left"<->"right"
+                                           # swapped in its captions); needs frozen cached features
     # optimisation
     batch_images: int = 32                 # x5 captions per image
     lr: float = 4e-4
@@ -111,6 +113,8 @@ class _Data:
         self.vocab = vocab or Vocab.build([c for n in self.train_names for c in caps[n]], cfg.min_freq)
         self.encoded = {n: [self.vocab.encode(c, cfg.max_words) for c in caps[n]]
                         for n in self.train_names}
+        self.encoded_flipped = {n: [_swap_left_right(s, self.vocab) for s in seqs]
+                                for n, seqs in self.encoded.items()}
         self.features = None
         # Fine-tuning the last blocks still runs from a cache: the map entering the first tuned block.
         self.partial = cfg.fine_tune_blocks > 0
@@ -121,6 +125,14 @@ class _Data:
             if cache.progress_done() < len(cache.names):
                 raise InterruptedError("stopped while building the feature cache (it resumes next time)")
             self.features = {"train": cache.stack(self.train_names), "val": cache.stack(self.val_names)}
+            if cfg.flip_prob > 0:
+                if cfg.fine_tune_blocks:
+                    raise ValueError("flip_prob needs frozen features (fine_tune_blocks = 0)")
+                mirrored = build_cache(self.images_dir, self.train_names, cfg.cache_root, hflip=True,
+                                       on_progress=on_progress, should_stop=should_stop)
+                if mirrored.progress_done() < len(mirrored.names):
+                    raise InterruptedError("stopped while building the mirrored feature cache")
+                self.features["train_flipped"] = mirrored.stack(self.train_names)
             self.row = {"train": {n: i for i, n in enumerate(self.train_names)},
                         "val": {n: i for i, n in enumerate(self.val_names)}}
 
@@ -138,9 +150,14 @@ class _Data:
     def images(self, names: list[str]) -> torch.Tensor:
         return torch.stack([preprocess(self.images_dir / n) for n in names])
 
-    def batch(self, names: list[str]):
-        """-> (features or images, captions (B, T) sorted by length desc, lengths (B,), image_index (B,))."""
-        seqs = [(len(s), i, s) for i, n in enumerate(names) for s in self.encoded[n]]
+    def batch(self, names: list[str], flipped: list[bool] | None = None):
+        """-> (features or images, captions (B, T) sorted by length desc, lengths (B,), image_index (B,)).
+
+        ``flipped[i]`` takes image i's mirrored features and its left/right-swapped captions.
+        """
+        flipped = flipped or [False] * len(names)
+        seqs = [(len(s), i, s) for i, (n, f) in enumerate(zip(names, flipped))
+                for s in (self.encoded_flipped if f else self.encoded)[n]]
         seqs.sort(key=lambda x: -x[0])
         T = seqs[0][0]
         captions = torch.zeros(len(seqs), T, dtype=torch.long)
@@ -151,9 +168,19 @@ class _Data:
         if self.features is not None:
             rows = torch.tensor([self.row["train"][n] for n in names])
             inputs = self.features["train"][rows].float()
+            if any(flipped):
+                mask = torch.tensor(flipped)
+                inputs[mask] = self.features["train_flipped"][rows[mask]].float()
         else:
             inputs = self.images(names)
         return inputs, captions, lengths, index
+
+
+def _swap_left_right(seq: list[int], vocab: Vocab) -> list[int]:
+    """Caption ids of the mirrored image: "left" and "right" trade places."""
+    left, right = vocab.stoi.get("left"), vocab.stoi.get("right")
+    swap = {left: right, right: left} if left is not None and right is not None else {}
+    return [swap.get(t, t) for t in seq]
 
 
 def _lr_factor(step: int, total: int, cfg: TrainConfig) -> float:
@@ -343,7 +370,12 @@ class _Loop:
         self.decoder.train()
         self.encoder.train()
         self._set_lr(_lr_factor(self.state["global_step"], self.steps_per_epoch * cfg.max_epochs, cfg))
-        inputs, captions, lengths, index = self.data.batch(batch)
+        flipped = None
+        if cfg.flip_prob > 0:
+            # Seeded by the step, so a resumed run sees the same mirrored images.
+            gen = torch.Generator().manual_seed(cfg.seed * 1_000_003 + self.state["global_step"])
+            flipped = (torch.rand(len(batch), generator=gen) < cfg.flip_prob).tolist()
+        inputs, captions, lengths, index = self.data.batch(batch, flipped)
         with torch.autocast("cpu", dtype=torch.bfloat16, enabled=cfg.bf16):
             features = self.data.encode(self.encoder, inputs)
             logits, alphas = self.decoder(features, captions, lengths, index)

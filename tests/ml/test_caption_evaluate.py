@@ -178,3 +178,61 @@ def test_stop_while_building_feature_cache_then_resume(tmp_path, sample):
     assert result["status"] == "finished"
     feature_events = [e for e in events if e["event"] == "features"]
     assert feature_events and feature_events[-1]["done"] == feature_events[-1]["total"] == 6
+
+
+def test_flip_augmentation_mirrors_features_and_swaps_left_right(tmp_path, sample):
+    from ml.caption.features import build_cache
+    from ml.caption.train import TrainConfig, _Data, _swap_left_right, train
+    from ml.caption.vocab import Vocab
+
+    images_dir, _, _ = sample
+    _, names, caps = sample_dataset(6)
+    caps = {n: [cs[0] + " on the left", cs[1] + " to the right", *cs[2:]] for n, cs in caps.items()}
+    root = make_layout(tmp_path / "ds", "kaggle", images_dir, names, caps)
+    (tmp_path / "train.txt").write_text("\n".join(names[:4]))
+    (tmp_path / "val.txt").write_text("\n".join(names[4:]))
+    cfg = TrainConfig(data_dir=str(root), train_split=str(tmp_path / "train.txt"),
+                      val_split=str(tmp_path / "val.txt"), out_dir=str(tmp_path / "run"),
+                      cache_root=str(tmp_path / "cache"), min_freq=1, embed_dim=16, hidden_dim=16,
+                      attention_dim=16, proj_dim=16, batch_images=2, max_epochs=1, warmup_steps=1,
+                      val_beam=1, flip_prob=0.5)
+    data = _Data(cfg, None)
+    plain, mirrored = data.features["train"], data.features["train_flipped"]
+    assert mirrored.shape == plain.shape and not torch.equal(mirrored, plain)
+    # The mirrored cache holds the features of the mirrored photo, row for row.
+    direct = build_cache(root / "Images", data.train_names[:1], tmp_path / "one", hflip=True)
+    alone = direct.stack(data.train_names[:1])[0].float()
+    assert torch.allclose(alone, mirrored[0].float(), atol=2e-2)   # batch of 1 vs 4: float noise only
+    assert not torch.allclose(alone, plain[0].float(), atol=2e-2)
+
+    name = data.train_names[0]
+    inputs, captions, _, index = data.batch([name, data.train_names[1]], flipped=[True, False])
+    assert torch.equal(inputs[0], mirrored[0].float()) and torch.equal(inputs[1], plain[1].float())
+    left, right = data.vocab.stoi["left"], data.vocab.stoi["right"]
+    mirrored_caps, plain_caps = captions[index == 0], captions[index == 1]
+    assert int((mirrored_caps == left).sum()) == int((plain_caps == right).sum()) == 1
+    assert int((mirrored_caps == right).sum()) == int((plain_caps == left).sum()) == 1
+    vocab = Vocab.build(["the dog on the left looks right"], min_freq=1)
+    ids = vocab.encode("the dog on the left looks right")
+    assert vocab.decode(_swap_left_right(ids, vocab)) == "the dog on the right looks left".split()
+    assert train(cfg)["status"] == "finished"
+
+
+def test_ensemble_captioner_command(tmp_path):
+    from ml.caption.checkpoint import save_model
+    from ml.caption.testing import TINY_WORDS, tiny_decoder
+    from ml.caption.vocab import Vocab
+
+    vocab = Vocab.build([TINY_WORDS], min_freq=1)
+    first = tiny_model_dir(tmp_path / "a")
+    second = save_model(tmp_path / "b", tiny_decoder(vocab, seed=5), vocab, metrics={"val": {"cider": 0.1}})
+    call_command("ensemble_captioner", str(first), str(second), "--out", str(tmp_path / "ab"))
+    config = json.loads((tmp_path / "ab" / "config.json").read_text())
+    metrics = json.loads((tmp_path / "ab" / "metrics.json").read_text())
+    assert config["ensemble_size"] == 2 and config["manifest"]["kind"] == "caption"
+    assert [m["source"] for m in metrics["members"]] == [str(first), str(second)]
+    assert metrics["members"][1]["val"] == {"cider": 0.1} and "ensemble_captioner" in metrics["command"]
+    with pytest.raises(CommandError, match="at least two"):
+        call_command("ensemble_captioner", str(first), "--out", str(tmp_path / "x"))
+    with pytest.raises(CommandError, match="not a caption model"):
+        call_command("ensemble_captioner", str(first), str(tmp_path / "missing"), "--out", str(tmp_path / "x"))

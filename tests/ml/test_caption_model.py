@@ -171,3 +171,46 @@ def test_int8_decoder_and_fused_encoder(model_dir):
     assert torch.allclose(fp32.encode(x), fp32.encoder(x), atol=1e-4)
     out = int8.caption(img, beam=3)
     assert out["beams"] and all(abs(sum(map(sum, g)) - 1) < 1e-4 for g in out["attention"])
+
+
+def test_ensemble_of_copies_decodes_like_one_member(decoder, vocab, features):
+    from ml.caption.ensemble import EnsembleDecoder
+
+    twin = EnsembleDecoder([decoder, tiny_decoder(vocab, seed=3)]).eval()   # same seed: same weights
+    single = beam_search(decoder, features, vocab, beam=3)
+    double = beam_search(twin, features, vocab, beam=3)
+    for a, b in zip(single, double):
+        assert [h.tokens for h in a] == [h.tokens for h in b]
+        assert [h.logprob for h in a] == pytest.approx([h.logprob for h in b], abs=1e-4)
+        assert torch.allclose(a[0].alphas, b[0].alphas, atol=1e-6)
+
+
+def test_ensemble_averages_probabilities_and_round_trips(tmp_path, decoder, vocab, features):
+    from ml.caption.checkpoint import combine
+    from ml.caption.ensemble import EnsembleDecoder
+
+    other = tiny_decoder(vocab, seed=4)
+    ensemble = EnsembleDecoder([decoder, other]).eval()
+    tokens = torch.full((4,), vocab.start_id)
+    with torch.inference_mode():
+        logp, alpha, _, _ = ensemble.step(tokens, *ensemble.prepare(features))
+        p1 = torch.softmax(decoder.step(tokens, *decoder.prepare(features))[0], -1)
+        p2 = torch.softmax(other.step(tokens, *other.prepare(features))[0], -1)
+    assert torch.allclose(logp.exp(), (p1 + p2) / 2, atol=1e-6)
+    assert torch.allclose(alpha.sum(-1), torch.ones(4), atol=1e-5)
+
+    a = save_model(tmp_path / "a", decoder, vocab, dtype=torch.float32)
+    b = save_model(tmp_path / "b", other, vocab, dtype=torch.float32)
+    path = combine([a, b], tmp_path / "ab", dtype=torch.float32)
+    _, loaded, _, config = load_model(path)
+    assert config["ensemble_size"] == 2 and isinstance(loaded, EnsembleDecoder)
+    for mine, theirs in zip(ensemble.members, loaded.members):
+        x, y = mine.state_dict(), theirs.state_dict()
+        assert x.keys() == y.keys() and all(torch.equal(x[k], y[k]) for k in x)
+    out = Captioner.from_dir(path, warmup=False, int8=True).caption(Image.new("RGB", (224, 224), (9, 90, 200)))
+    assert out["beams"] and all(abs(sum(map(sum, g)) - 1) < 1e-4 for g in out["attention"])
+
+    (tmp_path / "c").mkdir()
+    save_model(tmp_path / "c", tiny_decoder(Vocab.build(["a cat"], min_freq=1)), Vocab.build(["a cat"], min_freq=1))
+    with pytest.raises(CheckpointError, match="vocabulary differs"):
+        combine([a, tmp_path / "c"], tmp_path / "bad")

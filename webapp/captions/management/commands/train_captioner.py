@@ -33,6 +33,8 @@ class Command(BaseCommand):
         parser.add_argument("--min-freq", type=int, default=d.min_freq)
         parser.add_argument("--fine-tune-blocks", type=int, default=0,
                             help="also train the last N MobileNetV2 blocks (from a cache of the map entering them)")
+        parser.add_argument("--flip-prob", type=float, default=d.flip_prob,
+                            help="chance a training image is seen mirrored (needs frozen features)")
         parser.add_argument("--encoder-lr", type=float, default=TrainConfig().encoder_lr)
         parser.add_argument("--max-train-images", type=int, default=0, help="subset for a smoke test")
         parser.add_argument("--val-images", type=int, default=0)
@@ -56,7 +58,7 @@ class Command(BaseCommand):
             batch_images=o["batch_images"], lr=o["lr"], hidden_dim=o["hidden"], embed_dim=o["embed"],
             attention_dim=o["attention"], proj_dim=o["proj"], dropout=o["dropout"],
             label_smoothing=o["label_smoothing"], min_freq=o["min_freq"],
-            fine_tune_blocks=o["fine_tune_blocks"], encoder_lr=o["encoder_lr"], max_train_images=o["max_train_images"],
+            fine_tune_blocks=o["fine_tune_blocks"], flip_prob=o["flip_prob"], encoder_lr=o["encoder_lr"], max_train_images=o["max_train_images"],
             val_images=o["val_images"], time_budget_s=o["time_budget_min"] * 60,
             num_threads=o["threads"], seed=o["seed"], bf16=not o["no_bf16"],
             export_int8=not o["export_float32_decoder"],

@@ -1,0 +1,46 @@
+"""An ensemble of attention decoders that looks like one decoder to the beam search.
+
+Independently trained decoders make different mistakes; averaging their word distributions at each
+step (``log mean_m p_m(w)``) gives better captions than any one of them, at the cost of running each
+member's LSTM step. All members read the same encoder cells and share one vocabulary.
+
+The per-member states are concatenated along the last dimension, so the beam search can repeat,
+reorder and index them exactly as it does a single decoder's (M = members)::
+
+    prepare(features (B, L, D)) -> feats (B, L, M*P), att_feats (B, L, M*A), h, c (B, M*H)
+    step(tokens (B,), ...)      -> logprobs (B, V), alpha (B, L) = mean of the members' maps, h, c
+"""
+from __future__ import annotations
+
+import math
+
+import torch
+from torch import nn
+
+from .decoder import AttentionDecoder
+
+
+class EnsembleDecoder(nn.Module):
+    """``M >= 2`` :class:`AttentionDecoder` s with identical configs, averaged in probability space."""
+
+    def __init__(self, members: list[AttentionDecoder]):
+        super().__init__()
+        if len(members) < 2:
+            raise ValueError("an ensemble needs at least two decoders")
+        shapes = {(m.cfg.vocab_size, m.cfg.proj_dim, m.cfg.attention_dim, m.cfg.hidden_dim) for m in members}
+        if len(shapes) != 1:
+            raise ValueError(f"ensemble members must have the same sizes, got {sorted(shapes)}")
+        self.members = nn.ModuleList(members)
+        self.cfg = members[0].cfg
+
+    def prepare(self, features: torch.Tensor):
+        parts = [m.prepare(features) for m in self.members]
+        return tuple(torch.cat([p[i] for p in parts], dim=-1) for i in range(4))
+
+    def step(self, tokens, feats, att_feats, h, c):
+        M = len(self.members)
+        outs = [m.step(tokens, *state) for m, *state in
+                zip(self.members, feats.chunk(M, -1), att_feats.chunk(M, -1), h.chunk(M, -1), c.chunk(M, -1))]
+        logprobs = torch.stack([torch.log_softmax(o[0].float(), dim=-1) for o in outs]).logsumexp(0) - math.log(M)
+        alpha = torch.stack([o[1] for o in outs]).mean(0)
+        return logprobs, alpha, torch.cat([o[2] for o in outs], -1), torch.cat([o[3] for o in outs], -1)
