@@ -78,7 +78,7 @@ class AttentionDecoder(nn.Module):
 
     def attend(self, feats, att_feats, h):
         """Soft attention -> gated context ``(B, P)`` and weights ``alpha (B, L)`` (rows sum to 1)."""
-        scores = self.full_att(torch.tanh(att_feats + self.dec_att(h).unsqueeze(1))).squeeze(2)
+        scores = self.full_att(_tanh(att_feats + self.dec_att(h).unsqueeze(1))).squeeze(2)
         alpha = torch.softmax(scores, dim=1)
         context = torch.bmm(alpha.unsqueeze(1), feats).squeeze(1)
         return torch.sigmoid(self.f_beta(h)) * context, alpha
@@ -119,6 +119,12 @@ class AttentionDecoder(nn.Module):
             logits[:n, t], alphas[:n, t] = out, alpha
             h, c = h_n, c_n
         return logits, alphas
+
+
+def _tanh(x: torch.Tensor) -> torch.Tensor:
+    """tanh(x) = 2 sigmoid(2x) - 1, written so: this torch's CPU tanh is ~3x slower than sigmoid, and the
+    attention's tanh over beams x 49 cells x 512 is the largest single cost of a decoding step."""
+    return torch.sigmoid(2 * x) * 2 - 1
 
 
 def quantize_int8(decoder: AttentionDecoder) -> AttentionDecoder:

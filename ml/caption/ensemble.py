@@ -39,8 +39,11 @@ class EnsembleDecoder(nn.Module):
 
     def step(self, tokens, feats, att_feats, h, c):
         M = len(self.members)
-        outs = [m.step(tokens, *state) for m, *state in
-                zip(self.members, feats.chunk(M, -1), att_feats.chunk(M, -1), h.chunk(M, -1), c.chunk(M, -1))]
+        # Contiguous copies: the members' kernels (int8 ones above all) are several times slower on the
+        # strided views that chunk() returns, and copying the state costs far less than that.
+        states = [[x.contiguous() for x in part] for part in
+                  zip(feats.chunk(M, -1), att_feats.chunk(M, -1), h.chunk(M, -1), c.chunk(M, -1))]
+        outs = [m.step(tokens, *state) for m, state in zip(self.members, states)]
         logprobs = torch.stack([torch.log_softmax(o[0].float(), dim=-1) for o in outs]).logsumexp(0) - math.log(M)
         alpha = torch.stack([o[1] for o in outs]).mean(0)
         return logprobs, alpha, torch.cat([o[2] for o in outs], -1), torch.cat([o[3] for o in outs], -1)
