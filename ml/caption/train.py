@@ -27,6 +27,7 @@ import numpy as np
 import torch
 from safetensors.torch import load_file, save_file
 
+from ..cpu import effective_bf16
 from . import checkpoint
 from .data import default_data_dir, load_dataset, preprocess, read_split, split_file
 from .decode import decode
@@ -80,7 +81,8 @@ class TrainConfig:
     checkpoint_every_s: float = 300.0
     seed: int = 8
     num_threads: int = 0                   # 0 = leave torch's default
-    bf16: bool = True                      # bf16 autocast for the training pass (~2x on AVX512-BF16 CPUs)
+    bf16: bool = True                      # bf16 autocast for the training pass (~2x on AVX512-BF16 CPUs;
+                                           # ignored, with a warning, where the CPU would only emulate it)
     resume: bool = True
     # self-critical fine-tuning (CIDEr-D reward) after cross-entropy training; 0 = off
     scst_epochs: int = 0
@@ -264,6 +266,9 @@ def train(cfg: TrainConfig, on_progress: Callable[[dict], None] | None = None,
     run.mkdir(parents=True, exist_ok=True)
     emit = on_progress or (lambda d: None)
     stop = should_stop or (lambda: False)
+    use_bf16, bf16_warning = effective_bf16(cfg.bf16)
+    if bf16_warning:
+        emit({"event": "warning", "message": bf16_warning})
 
     resume_vocab = None
     if cfg.resume and (run / "last" / "trainer.json").is_file():
@@ -296,7 +301,7 @@ def train(cfg: TrainConfig, on_progress: Callable[[dict], None] | None = None,
 
     t_start = time.time() - state["elapsed_s"]
     ctx = _Loop(cfg, run, data, encoder, decoder, optimizer, base_lrs, state, emit, stop, t_start,
-                steps_per_epoch, total_steps)
+                steps_per_epoch, total_steps, use_bf16)
     xe_done = state.get("xe_done") or state["epoch"] >= cfg.max_epochs or state["bad_epochs"] >= cfg.patience
     status = "finished" if xe_done else ctx.run_phase("xe")
     if status in ("finished", "early_stopped") and cfg.scst_epochs:
@@ -319,7 +324,7 @@ class _Loop:
     """The epoch loop shared by cross-entropy ("xe") and self-critical ("scst") training."""
 
     def __init__(self, cfg, run, data, encoder, decoder, optimizer, base_lrs, state, emit, stop, t_start,
-                 steps_per_epoch, total_steps):
+                 steps_per_epoch, total_steps, bf16):
         self.__dict__.update(locals())
         del self.__dict__["self"]
         self.total_steps = total_steps + steps_per_epoch * cfg.scst_epochs
@@ -376,7 +381,7 @@ class _Loop:
             gen = torch.Generator().manual_seed(cfg.seed * 1_000_003 + self.state["global_step"])
             flipped = (torch.rand(len(batch), generator=gen) < cfg.flip_prob).tolist()
         inputs, captions, lengths, index = self.data.batch(batch, flipped)
-        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=cfg.bf16):
+        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=self.bf16):
             features = self.data.encode(self.encoder, inputs)
             logits, alphas = self.decoder(features, captions, lengths, index)
         loss, ce = caption_loss(logits.float(), captions, lengths, alphas.float(), cfg.alpha_c,
@@ -392,7 +397,7 @@ class _Loop:
         self._set_lr(cfg.scst_lr / cfg.lr)
         inputs = self.data.encode(self.encoder, self.data.features_for(batch) if self.data.features is not None
                                   else self.data.images(batch))
-        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=cfg.bf16):
+        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=self.bf16):
             fn = scst_beam_loss if cfg.scst_mode == "beam" else scst_loss
             loss, reward = fn(self.decoder, inputs, batch, self.data.vocab, self.cider,
                               k=cfg.scst_samples, max_len=cfg.max_words)

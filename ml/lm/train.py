@@ -17,13 +17,14 @@ import math
 import os
 import random
 import time
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass, fields, replace
 from pathlib import Path
 from typing import Callable
 
 import torch
 from safetensors.torch import load_file, save_file
 
+from ..cpu import effective_bf16
 from . import checkpoint as ckpt
 from .corpus import batchify, get_batch, load_corpus
 from .model import CELLS, INITS, RNNModel, repackage_hidden
@@ -60,6 +61,9 @@ class TrainConfig:
     ema: float = 0.999                # weight averaging decay (0 = off); eval + checkpoints use averaged weights
     epochs: int = 40
     patience: int = 3                 # early stop after this many epochs without valid improvement
+    validate_every: int = 0           # also validate every N steps inside an epoch (0 = at epoch ends only)
+    validate_from: int = 0            # ...starting at this step (mid-epoch checks are ~10 s each on PTB)
+    target_ppl: float = 0.0           # stop as soon as validation perplexity is <= this (0 = off)
     max_minutes: float = 0.0          # wall-clock budget for this invocation (0 = none); stops resumably
     bf16: bool = False                # bf16 autocast for the decoder/softmax matmuls (eval stays float32)
     bf16_rnn: bool = False            # also run the recurrent layers under bf16 autocast
@@ -84,6 +88,8 @@ class TrainConfig:
             (0 < self.lr_decay <= 1, "lr_decay must be in (0, 1]"),
             (0 <= self.ema < 1, "ema must be in [0, 1)"),
             (self.epochs >= 1, "epochs must be >= 1"),
+            (self.validate_every >= 0 and self.validate_from >= 0, "validate_every/validate_from must be >= 0"),
+            (self.target_ppl >= 0, "target_ppl must be >= 0 (0 = off)"),
         ]
         for ok, msg in checks:
             if not ok:
@@ -230,7 +236,9 @@ def train(cfg: TrainConfig, run_dir: str | Path, on_progress: Callable[[dict], N
 
     on_progress(dict) gets, every ``log_every`` steps: event='step', epoch, step, total_steps, loss, ppl,
     tokens_per_s, grad_norm, lr, elapsed_s; at each epoch end: event='epoch' with the same keys plus
-    valid_ppl, best_valid_ppl; at the end: event='done' with status and the final metrics.
+    valid_ppl, best_valid_ppl (also after each mid-epoch validation, with partial=True); at the end:
+    event='done' with status ('finished', 'early_stopped', 'target_reached', 'budget', 'cancelled' or
+    'diverged') and the final metrics; event='warning' with a message when a setting was overridden.
     should_stop() is polled every step; when it returns True the run saves ``last/`` and returns
     with status 'cancelled' (resumable). ``corpus`` may be passed to skip loading (tests).
     """
@@ -245,7 +253,8 @@ def train(cfg: TrainConfig, run_dir: str | Path, on_progress: Callable[[dict], N
         # value (a new --lr replaces the current base LR: a manual anneal step).
         defaults = TrainConfig()
         new_lr = cfg.lr if cfg.lr != defaults.lr else None
-        for k in ("max_minutes", "threads", "log_every", "checkpoint_minutes", "epochs", "patience", "lr"):
+        for k in ("max_minutes", "threads", "log_every", "checkpoint_minutes", "epochs", "patience", "lr",
+                  "validate_every", "validate_from", "target_ppl"):
             if getattr(cfg, k) != getattr(defaults, k):
                 setattr(saved, k, getattr(cfg, k))
         cfg = saved
@@ -253,6 +262,10 @@ def train(cfg: TrainConfig, run_dir: str | Path, on_progress: Callable[[dict], N
         new_lr = None
     if cfg.threads > 0:
         torch.set_num_threads(cfg.threads)
+    use_bf16, bf16_warning = effective_bf16(cfg.bf16)
+    if bf16_warning:
+        emit({"event": "warning", "message": bf16_warning})
+    step_cfg = replace(cfg, bf16=use_bf16, bf16_rnn=cfg.bf16_rnn and use_bf16)  # what the steps really use
     set_seed(cfg.seed)
     corpus = corpus or load_corpus(cfg.corpus)
     vocab = corpus.vocab
@@ -274,7 +287,8 @@ def train(cfg: TrainConfig, run_dir: str | Path, on_progress: Callable[[dict], N
     total_steps = steps_per_epoch * cfg.epochs
     hidden = model.init_hidden(cfg.batch_size)
     st = {"epoch": 1, "batch_pos": 0, "step": 0, "base_lr": cfg.lr, "best_valid_ppl": None,
-          "bad_epochs": 0, "history": [], "train_wall_s": 0.0, "ema_updates": 0, "status": "running"}
+          "bad_epochs": 0, "history": [], "train_wall_s": 0.0, "valid_wall_s": 0.0, "ema_updates": 0,
+          "status": "running"}
     if resume and (run / "last" / "state.json").is_file():
         st, hidden = _load_last(run, model, ema, opt, hidden)
         if new_lr is not None:
@@ -299,21 +313,47 @@ def train(cfg: TrainConfig, run_dir: str | Path, on_progress: Callable[[dict], N
                    "tokens_per_s": st.get("tokens_per_s")}
         ckpt.save_model_dir(run / "best", model, vocab, manifest, metrics)
 
+    def validate_now(lr: float, partial: bool) -> float:
+        """Validation perplexity of the averaged weights; logs it and keeps best/ up to date."""
+        t0 = time.time()
+        if ema is not None:
+            ema.swap(model)
+        valid_ppl = math.exp(evaluate(model, valid_data, cfg.bptt)[0])
+        entry = {"epoch": st["epoch"], "step": st["step"], "valid_ppl": round(valid_ppl, 3), "lr": lr,
+                 "train_wall_s": round(st["train_wall_s"], 1), "tokens_per_s": st.get("tokens_per_s")}
+        if partial:
+            entry.update(epoch=round(st["epoch"] - 1 + st["batch_pos"] / train_data.size(0), 3), partial_epoch=True)
+        st["history"].append(entry)
+        if st["best_valid_ppl"] is None or valid_ppl < st["best_valid_ppl"]:
+            st["best_valid_ppl"] = valid_ppl
+            save_best(valid_ppl)
+        if ema is not None:
+            ema.swap(model)
+        st["valid_wall_s"] = st.get("valid_wall_s", 0.0) + time.time() - t0
+        emit({"event": "epoch", "epoch": st["epoch"], "step": st["step"], "total_steps": total_steps,
+              "loss": math.log(valid_ppl), "ppl": valid_ppl, "tokens_per_s": st.get("tokens_per_s") or 0.0,
+              "grad_norm": grad_norm, "lr": lr, "elapsed_s": st["train_wall_s"], "valid_ppl": valid_ppl,
+              "best_valid_ppl": st["best_valid_ppl"], **({"partial": True} if partial else {})})
+        return valid_ppl
+
+    def target_reached(valid_ppl: float) -> bool:
+        return bool(cfg.target_ppl) and valid_ppl <= cfg.target_ppl
+
     t_start = time.time()
     wall_at_start = st["train_wall_s"]
     last_ckpt = time.time()
     status = "finished"
+    grad_norm, lr = 0.0, st["base_lr"]
     model.train()
     while st["epoch"] <= cfg.epochs and status == "finished":
         win_loss, win_tokens, win_t0 = 0.0, 0, time.time()
-        grad_norm = 0.0
         while st["batch_pos"] < train_data.size(0) - 1:
             x, y = get_batch(train_data, st["batch_pos"], cfg.bptt)
             lr = lr_at(cfg, st["base_lr"], st["step"], total_steps)
             for g in opt.param_groups:
                 g["lr"] = lr
             hidden = repackage_hidden(hidden)
-            loss, hidden = train_loss(model, x, y, hidden, cfg)
+            loss, hidden = train_loss(model, x, y, hidden, step_cfg)
             opt.zero_grad(set_to_none=True)
             loss.backward()
             grad_norm = float(torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.clip))
@@ -338,6 +378,11 @@ def train(cfg: TrainConfig, run_dir: str | Path, on_progress: Callable[[dict], N
             if not math.isfinite(loss.item()):
                 status = "diverged"
                 break
+            if (cfg.validate_every and st["step"] >= cfg.validate_from and st["step"] % cfg.validate_every == 0
+                    and st["batch_pos"] < train_data.size(0) - 1):
+                if target_reached(validate_now(lr, partial=True)):
+                    status = "target_reached"
+                    break
             if stop():
                 status = "cancelled"
                 break
@@ -350,55 +395,29 @@ def train(cfg: TrainConfig, run_dir: str | Path, on_progress: Callable[[dict], N
         if status != "finished":
             break
         # ---- epoch end: validate (with averaged weights), schedule, checkpoint
-        if ema is not None:
-            ema.swap(model)
-        val_nll, _ = evaluate(model, valid_data, cfg.bptt)
-        valid_ppl = math.exp(val_nll)
         best = st["best_valid_ppl"]
+        valid_ppl = validate_now(lr, partial=False)
         improved = best is None or valid_ppl < best * 0.995
-        st["history"].append({"epoch": st["epoch"], "step": st["step"], "valid_ppl": round(valid_ppl, 3), "lr": lr,
-                              "train_wall_s": round(st["train_wall_s"], 1), "tokens_per_s": st.get("tokens_per_s")})
-        if best is None or valid_ppl < best:
-            st["best_valid_ppl"] = valid_ppl
-            save_best(valid_ppl)
-        if ema is not None:
-            ema.swap(model)
         st["bad_epochs"] = 0 if improved else st["bad_epochs"] + 1
         if not improved and cfg.schedule == "plateau":
             st["base_lr"] = max(cfg.min_lr, st["base_lr"] * cfg.lr_decay)
-        emit({"event": "epoch", "epoch": st["epoch"], "step": st["step"], "total_steps": total_steps,
-              "loss": val_nll, "ppl": valid_ppl, "tokens_per_s": st.get("tokens_per_s") or 0.0,
-              "grad_norm": grad_norm, "lr": lr, "elapsed_s": st["train_wall_s"], "valid_ppl": valid_ppl,
-              "best_valid_ppl": st["best_valid_ppl"]})
         st["epoch"] += 1
         st["batch_pos"] = 0
         hidden = model.init_hidden(cfg.batch_size)
         if st["bad_epochs"] >= cfg.patience:
             status = "early_stopped"
+        if target_reached(valid_ppl):
+            status = "target_reached"
         _save_last(run, model, ema, opt, hidden, st)
         last_ckpt = time.time()
     if status == "budget" and st["batch_pos"] > 0:
-        # A budget stop mid-epoch still validates, so short runs leave a usable best/ behind.
-        if ema is not None:
-            ema.swap(model)
-        valid_ppl = math.exp(evaluate(model, valid_data, cfg.bptt)[0])
-        st["history"].append({"epoch": round(st["epoch"] - 1 + st["batch_pos"] / train_data.size(0), 3),
-                              "step": st["step"], "valid_ppl": round(valid_ppl, 3), "lr": lr,
-                              "train_wall_s": round(st["train_wall_s"], 1), "partial_epoch": True})
-        if st["best_valid_ppl"] is None or valid_ppl < st["best_valid_ppl"]:
-            st["best_valid_ppl"] = valid_ppl
-            save_best(valid_ppl)
-        if ema is not None:
-            ema.swap(model)
-        emit({"event": "epoch", "epoch": st["epoch"], "step": st["step"], "total_steps": total_steps,
-              "loss": math.log(valid_ppl), "ppl": valid_ppl, "tokens_per_s": st.get("tokens_per_s") or 0.0,
-              "grad_norm": grad_norm, "lr": lr, "elapsed_s": st["train_wall_s"], "valid_ppl": valid_ppl,
-              "best_valid_ppl": st["best_valid_ppl"], "partial": True})
-    if status in ("cancelled", "budget", "diverged"):
+        validate_now(lr, partial=True)  # a budget stop mid-epoch still validates: short runs leave a best/
+    if status in ("cancelled", "budget", "diverged", "target_reached"):
         _save_last(run, model, ema, opt, hidden, st)
     st["status"] = status
     result = {"status": status, "best_valid_ppl": st["best_valid_ppl"], "epoch": st["epoch"], "step": st["step"],
-              "train_wall_s": round(st["train_wall_s"], 1), "history": st["history"], "run_dir": str(run),
+              "train_wall_s": round(st["train_wall_s"], 1), "valid_wall_s": round(st.get("valid_wall_s", 0.0), 1),
+              "history": st["history"], "run_dir": str(run),
               "best_dir": str(run / "best") if (run / "best").exists() else None}
     emit({"event": "done", **result})
     return result

@@ -159,3 +159,31 @@ def test_best_metrics_history_includes_its_own_epoch(tmp_path):
     m = json.loads((tmp_path / "best" / "metrics.json").read_text())
     assert m["history"][-1]["epoch"] == m["epoch"] and m["history"][-1]["valid_ppl"] == round(m["valid_ppl"], 3)
     assert m["commands"] == [""] or m["commands"] == []
+
+
+def test_mid_epoch_validation_and_target_stop(tmp_path):
+    """validate_every adds partial-epoch validations; target_ppl stops at the first one that reaches it."""
+    corpus = tiny_corpus()
+    events = []
+    cfg = TrainConfig(**TINY | {"epochs": 3, "lr": 2e-2, "validate_every": 3, "validate_from": 3})
+    full = train(cfg, tmp_path / "full", corpus=corpus, on_progress=events.append)
+    partial = [h for h in full["history"] if h.get("partial_epoch")]
+    assert partial and all(h["step"] % 3 == 0 and h["step"] >= 3 for h in partial)
+    assert [e for e in events if e["event"] == "epoch" and e.get("partial")]
+    assert full["valid_wall_s"] > 0
+    # A target between the first validation and the best one is reached part-way, and the run says so.
+    ppls = [h["valid_ppl"] for h in full["history"]]
+    target = (ppls[0] + min(ppls)) / 2
+    stopped = train(TrainConfig(**TINY | {"epochs": 3, "lr": 2e-2, "validate_every": 3, "validate_from": 3,
+                                          "target_ppl": target}), tmp_path / "target", corpus=corpus)
+    assert stopped["status"] == "target_reached"
+    assert stopped["best_valid_ppl"] <= target
+    assert stopped["step"] < full["step"]
+    assert all(h["valid_ppl"] > target for h in stopped["history"][:-1])
+    assert (tmp_path / "target" / "best" / "config.json").is_file()
+
+
+def test_bad_validation_options():
+    for bad in ({"validate_every": -1}, {"target_ppl": -2.0}):
+        with pytest.raises(ValueError):
+            TrainConfig(**TINY | bad).validate()

@@ -135,8 +135,8 @@ class TrainingRunAdmin(admin.ModelAdmin):
 START_FIELDSETS = [
     ("What to train", ["label", "slot", "corpus", "dataset"]),
     ("Network", ["cell", "emsize", "nhid", "nlayers", "tie_weights", "init",
-                 "dropout_emb", "dropout_hid", "dropout_out"]),
+                 "dropout_emb", "dropout_hid", "dropout_out", "dropout_weight"]),
     ("Optimisation", ["bptt", "clip", "optimizer", "lr", "schedule", "lr_decay", "warmup_steps", "weight_decay",
-                      "ema", "batch_size", "epochs", "patience"]),
+                      "ema", "batch_size", "epochs", "patience", "validate_every", "target_ppl"]),
     ("Machine", ["max_minutes", "bf16", "threads", "seed"]),
 ]

@@ -55,6 +55,8 @@ class StartRunForm(forms.Form):
     dropout_emb = forms.FloatField(label="Embedding dropout", min_value=0, max_value=0.9, initial=0.2)
     dropout_hid = forms.FloatField(label="Dropout between layers", min_value=0, max_value=0.9, initial=0.2)
     dropout_out = forms.FloatField(label="Output dropout", min_value=0, max_value=0.9, initial=0.2)
+    dropout_weight = forms.FloatField(label="Recurrent weight drop", min_value=0, max_value=0.9, initial=0,
+                                      help_text="DropConnect on the hidden-to-hidden matrices (AWD-LSTM).")
     tie_weights = forms.BooleanField(required=False, initial=True, help_text="Share embedding and output matrices.")
     init = forms.ChoiceField(label="Initialisation", choices=INITS, initial="xavier")
 
@@ -72,8 +74,14 @@ class StartRunForm(forms.Form):
     batch_size = forms.IntegerField(min_value=1, max_value=512, initial=32)
     epochs = forms.IntegerField(min_value=1, max_value=200, initial=10)
     patience = forms.IntegerField(label="Early-stopping patience (epochs)", min_value=1, max_value=50, initial=3)
+    target_ppl = forms.FloatField(label="Stop at validation perplexity", min_value=0, max_value=1e6, initial=0,
+                                  help_text="Stop as soon as validation perplexity reaches this (0 = train on).")
+    validate_every = forms.IntegerField(label="Validate every N steps", min_value=0, max_value=1_000_000, initial=0,
+                                        help_text="Extra validation passes inside an epoch (0 = at epoch ends).")
     max_minutes = forms.FloatField(label="Time budget (minutes, 0 = none)", min_value=0, max_value=24 * 60, initial=0)
-    bf16 = forms.BooleanField(label="bfloat16 softmax", required=False, initial=False)
+    bf16 = forms.BooleanField(label="bfloat16 softmax", required=False, initial=False,
+                              help_text="Faster only on CPUs with native bf16 (AVX512-BF16/AMX); elsewhere the "
+                                        "run falls back to float32 and says so in its log.")
     threads = forms.IntegerField(label="CPU threads (0 = all)", min_value=0, max_value=64, initial=0)
     seed = forms.IntegerField(min_value=0, max_value=2**31 - 1, initial=1111)
 

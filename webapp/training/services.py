@@ -116,7 +116,7 @@ class ProgressRecorder:
             self.latest["valid_ppl"] = event["valid_ppl"]
         if isinstance(event.get("val"), dict):  # captioner: validation scores after each epoch
             self.latest.update({f"val_{k}": event["val"].get(k) for k in ("bleu4", "cider")})
-        if event.get("event") == "done" and event.get("status") in ("finished", "early_stopped"):
+        if event.get("event") == "done" and event.get("status") in ("finished", "early_stopped", "target_reached"):
             self.latest["fraction"] = 1.0
         line = self.log_line(event)
         if line:
@@ -137,6 +137,8 @@ class ProgressRecorder:
         if kind == "epoch":
             return (f"{stamp} epoch {event['epoch']} done: validation perplexity {event['valid_ppl']:.2f} "
                     f"(best {event['best_valid_ppl']:.2f}), {event.get('tokens_per_s') or 0:.0f} tokens/s")
+        if kind == "warning":
+            return f"{stamp} note: {event['message']}"
         if kind == "resumed":
             return f"{stamp} resumed from the last checkpoint at step {event['step']}"
         if kind == "done" and "best_valid_ppl" not in event:
