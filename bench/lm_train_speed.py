@@ -19,6 +19,7 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from ml.lm.model import RNNModel  # noqa: E402
+from ml.cpu import has_native_bf16  # noqa: E402
 from ml.lm.train import TrainConfig, train_loss  # noqa: E402
 
 V = 10000
@@ -94,6 +95,8 @@ def main():
     print(f"torch {torch.__version__}, V={V}, emsize=nhid=650 unless given, 2 layers, tied full softmax unless "
           f"adaptive; OMP_WAIT_POLICY={os.environ.get('OMP_WAIT_POLICY', 'unset')}; "
           f"load average at start {os.getloadavg()[0]:.2f}")
+    if not has_native_bf16():
+        print("this CPU has no native bf16: bf16 rows are emulated (slow); the trainers use float32 here")
     print(f"{'config':58s} {'median s':>9s} {'p95 s':>8s} {'tok/s':>8s}")
     for name in names:
         for cfg in SWEEPS[name]:
