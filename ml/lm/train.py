@@ -148,15 +148,16 @@ def make_optimizer(cfg: TrainConfig, model: RNNModel) -> torch.optim.Optimizer:
 class EMA:
     """Exponential moving average of parameters (Polyak averaging); cheap relative to a BPTT step."""
 
-    def __init__(self, model: RNNModel, decay: float):
+    def __init__(self, model: RNNModel, decay: float, warmup: bool = True):
         self.decay = decay
+        self.warmup = warmup  # off for warm starts: the loaded weights are already a good average to keep
         self.shadow = {k: v.detach().clone() for k, v in model.state_dict().items()}
         self.updates = 0
 
     @torch.no_grad()
     def update(self, model: RNNModel) -> None:
         self.updates += 1
-        d = min(self.decay, (1 + self.updates) / (10 + self.updates))  # short warm-up of the average
+        d = min(self.decay, (1 + self.updates) / (10 + self.updates)) if self.warmup else self.decay
         for k, v in model.state_dict().items():
             if v.is_floating_point():
                 self.shadow[k].mul_(d).add_(v.detach(), alpha=1 - d)
@@ -282,7 +283,7 @@ def train(cfg: TrainConfig, run_dir: str | Path, on_progress: Callable[[dict], N
         model.load_state_dict(src.state_dict())
         model.train()
     opt = make_optimizer(cfg, model)
-    ema = EMA(model, cfg.ema) if cfg.ema > 0 else None
+    ema = EMA(model, cfg.ema, warmup=not cfg.init_from) if cfg.ema > 0 else None
     steps_per_epoch = math.ceil((train_data.size(0) - 1) / cfg.bptt)
     total_steps = steps_per_epoch * cfg.epochs
     hidden = model.init_hidden(cfg.batch_size)

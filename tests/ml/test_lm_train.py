@@ -187,3 +187,20 @@ def test_bad_validation_options():
     for bad in ({"validate_every": -1}, {"target_ppl": -2.0}):
         with pytest.raises(ValueError):
             TrainConfig(**TINY | bad).validate()
+
+
+def test_warm_start_average_starts_from_the_loaded_weights():
+    """From random init the average warms up (tracks the live weights); from a warm start it keeps full decay."""
+    from ml.lm.train import EMA
+    torch.manual_seed(0)
+    m = RNNModel(20, "gru", 8, 8, 1)
+    start = {k: v.clone() for k, v in m.state_dict().items()}
+    cold, warm = EMA(m, 0.99), EMA(m, 0.99, warmup=False)
+    with torch.no_grad():
+        for p in m.parameters():
+            p.add_(1.0)
+    cold.update(m)
+    warm.update(m)
+    k = "encoder.weight"
+    assert torch.allclose(warm.shadow[k], start[k] + 0.01, atol=1e-6)
+    assert torch.allclose(cold.shadow[k], start[k] + 1 - 2 / 11, atol=1e-6)  # d = 2/11 on the first update
