@@ -172,3 +172,32 @@ def test_rollback_reactivates_the_previous_version(client, trainer):
     assert registry.active_version("lm", "s") == first
     response = client.post("/admin/registry/modelversion/", {"action": "compare", "_selected_action": [first.pk, second.pk]})
     assert response.status_code == 200 and b"compare-table" in response.content
+
+
+def test_target_perplexity_and_mid_epoch_validation_reach_the_run(client, trainer, text_dataset):
+    client.force_login(trainer)
+    assert client.post(START, run_form(text_dataset, target_ppl=-1, validate_every=-5)).status_code == 200
+    assert not TrainingRun.objects.exists()
+    response = client.post(START, run_form(text_dataset, target_ppl=40, validate_every=5, dropout_weight=0.2))
+    assert response.status_code == 302
+    params = TrainingRun.objects.get().params
+    assert (params["target_ppl"], params["validate_every"], params["dropout_weight"]) == (40, 5, 0.2)
+    # Left out, they are off rather than missing.
+    TrainingRun.objects.all().delete()
+    client.post(START, run_form(text_dataset))
+    params = TrainingRun.objects.get().params
+    assert (params["target_ppl"], params["validate_every"], params["dropout_weight"]) == (0, 0, 0)
+
+
+def test_run_log_names_mid_epoch_validations_and_warnings():
+    from webapp.training.services import ProgressRecorder
+
+    partial = ProgressRecorder.log_line({"event": "epoch", "epoch": 2, "step": 500, "valid_ppl": 130.2,
+                                         "best_valid_ppl": 130.2, "tokens_per_s": 900.0, "partial": True})
+    assert "step 500 (epoch 2): validation perplexity 130.20" in partial
+    end = ProgressRecorder.log_line({"event": "epoch", "epoch": 2, "step": 830, "valid_ppl": 125.0,
+                                     "best_valid_ppl": 125.0, "tokens_per_s": 900.0})
+    assert "epoch 2 done" in end
+    assert "note: bf16 requested" in ProgressRecorder.log_line({"event": "warning", "message": "bf16 requested"})
+    assert "target_reached" in ProgressRecorder.log_line({"event": "done", "status": "target_reached",
+                                                          "best_valid_ppl": 120.0})

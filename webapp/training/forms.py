@@ -56,6 +56,7 @@ class StartRunForm(forms.Form):
     dropout_hid = forms.FloatField(label="Dropout between layers", min_value=0, max_value=0.9, initial=0.2)
     dropout_out = forms.FloatField(label="Output dropout", min_value=0, max_value=0.9, initial=0.2)
     dropout_weight = forms.FloatField(label="Recurrent weight drop", min_value=0, max_value=0.9, initial=0,
+                                      required=False,
                                       help_text="DropConnect on the hidden-to-hidden matrices (AWD-LSTM).")
     tie_weights = forms.BooleanField(required=False, initial=True, help_text="Share embedding and output matrices.")
     init = forms.ChoiceField(label="Initialisation", choices=INITS, initial="xavier")
@@ -75,8 +76,10 @@ class StartRunForm(forms.Form):
     epochs = forms.IntegerField(min_value=1, max_value=200, initial=10)
     patience = forms.IntegerField(label="Early-stopping patience (epochs)", min_value=1, max_value=50, initial=3)
     target_ppl = forms.FloatField(label="Stop at validation perplexity", min_value=0, max_value=1e6, initial=0,
+                                  required=False,
                                   help_text="Stop as soon as validation perplexity reaches this (0 = train on).")
     validate_every = forms.IntegerField(label="Validate every N steps", min_value=0, max_value=1_000_000, initial=0,
+                                        required=False,
                                         help_text="Extra validation passes inside an epoch (0 = at epoch ends).")
     max_minutes = forms.FloatField(label="Time budget (minutes, 0 = none)", min_value=0, max_value=24 * 60, initial=0)
     bf16 = forms.BooleanField(label="bfloat16 softmax", required=False, initial=False,
@@ -86,9 +89,13 @@ class StartRunForm(forms.Form):
     seed = forms.IntegerField(min_value=0, max_value=2**31 - 1, initial=1111)
 
     RUN_FIELDS = ("label", "slot", "corpus", "dataset")
+    OPTIONAL_ZERO = ("dropout_weight", "target_ppl", "validate_every")  # left empty = off
 
     def clean(self):
         data = super().clean()
+        for name in self.OPTIONAL_ZERO:
+            if name in data and data[name] is None:
+                data[name] = 0
         if data.get("corpus") == "dataset" and not data.get("dataset"):
             self.add_error("dataset", "Choose the uploaded text dataset to train on.")
         return data

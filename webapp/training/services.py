@@ -135,7 +135,9 @@ class ProgressRecorder:
             return (f"{stamp} epoch {event['epoch']} done: validation BLEU-4 {val.get('bleu4', 0):.4f}, "
                     f"CIDEr {val.get('cider', 0):.4f}, {val.get('distinct_words', '?')} distinct words")
         if kind == "epoch":
-            return (f"{stamp} epoch {event['epoch']} done: validation perplexity {event['valid_ppl']:.2f} "
+            where = f"step {event['step']} (epoch {event['epoch']})" if event.get("partial") else \
+                f"epoch {event['epoch']} done"
+            return (f"{stamp} {where}: validation perplexity {event['valid_ppl']:.2f} "
                     f"(best {event['best_valid_ppl']:.2f}), {event.get('tokens_per_s') or 0:.0f} tokens/s")
         if kind == "warning":
             return f"{stamp} note: {event['message']}"
