@@ -62,8 +62,8 @@ def validation_seconds(corpus, runs: int = 3) -> tuple[float, float]:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--target", type=float, default=125.6)
-    ap.add_argument("--validate-every", type=int, default=40, help="steps between validations (415 = one epoch)")
-    ap.add_argument("--validate-from", type=int, default=500, help="first step that validates mid-epoch")
+    ap.add_argument("--validate-every", type=int, default=50, help="steps between validations (415 = one epoch)")
+    ap.add_argument("--validate-from", type=int, default=830, help="first step that validates mid-epoch (830 = epoch 2 end)")
     ap.add_argument("--max-minutes", type=float, default=90)
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--reference-steps", type=int, default=6)

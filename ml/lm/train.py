@@ -59,6 +59,7 @@ class TrainConfig:
     min_lr: float = 1e-5
     warmup_steps: int = 100
     ema: float = 0.999                # weight averaging decay (0 = off); eval + checkpoints use averaged weights
+    ema_warmup: bool = True           # short warm-up of the average (off: keep a warm start's weights at full decay)
     epochs: int = 40
     patience: int = 3                 # early stop after this many epochs without valid improvement
     validate_every: int = 0           # also validate every N steps inside an epoch (0 = at epoch ends only)
@@ -150,7 +151,7 @@ class EMA:
 
     def __init__(self, model: RNNModel, decay: float, warmup: bool = True):
         self.decay = decay
-        self.warmup = warmup  # off for warm starts: the loaded weights are already a good average to keep
+        self.warmup = warmup  # off suits warm starts: the loaded weights are already a good average
         self.shadow = {k: v.detach().clone() for k, v in model.state_dict().items()}
         self.updates = 0
 
@@ -283,7 +284,7 @@ def train(cfg: TrainConfig, run_dir: str | Path, on_progress: Callable[[dict], N
         model.load_state_dict(src.state_dict())
         model.train()
     opt = make_optimizer(cfg, model)
-    ema = EMA(model, cfg.ema, warmup=not cfg.init_from) if cfg.ema > 0 else None
+    ema = EMA(model, cfg.ema, warmup=cfg.ema_warmup) if cfg.ema > 0 else None
     steps_per_epoch = math.ceil((train_data.size(0) - 1) / cfg.bptt)
     total_steps = steps_per_epoch * cfg.epochs
     hidden = model.init_hidden(cfg.batch_size)
