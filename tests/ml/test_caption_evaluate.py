@@ -129,7 +129,8 @@ def test_train_smoke_progress_stop_and_resume(tmp_path, sample):
     events.clear()
     cfg.scst_epochs = 1                       # then one self-critical epoch from the best model
     second = train(cfg, on_progress=events.append)
-    assert events[0]["event"] == "resumed" and events[0]["step"] == 3
+    first_event = next(e for e in events if e["event"] != "warning")  # CPUs without bf16 say so first
+    assert first_event["event"] == "resumed" and first_event["step"] == 3
     assert second["status"] == "finished" and second["step"] == 6
     assert any(e["event"] == "step" and e.get("phase") == "scst" and "reward" in e for e in events)
     exported = Captioner.from_dir(second["export_dir"])
