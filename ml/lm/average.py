@@ -16,9 +16,6 @@ import torch
 
 from . import checkpoint as ckpt
 
-SHAPE_KEYS = ("ntoken", "cell", "emsize", "nhid", "nlayers", "tie_weights")
-
-
 def average_model_dirs(dirs: list[str | Path], weights: list[float] | None = None):
     """-> (model with the weighted mean of the float parameters, vocab, config of the first dir).
 
@@ -34,7 +31,7 @@ def average_model_dirs(dirs: list[str | Path], weights: list[float] | None = Non
     loaded = [ckpt.load_model_dir(d) for d in dirs]
     base, vocab, config = loaded[0]
     for d, (model, other_vocab, _) in zip(dirs[1:], loaded[1:]):
-        if other_vocab.itos != vocab.itos or any(model.config()[k] != base.config()[k] for k in SHAPE_KEYS):
+        if not ckpt.same_shape(model, other_vocab, base, vocab):
             raise ValueError(f"{d}: architecture or vocabulary differs from {dirs[0]}")
     states = [m.state_dict() for m, _, _ in loaded]
     mean = {k: sum(s[k].double() * (w / total) for s, w in zip(states, weights)).to(v.dtype)

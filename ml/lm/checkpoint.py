@@ -99,6 +99,14 @@ def load_model_dir(path: str | Path, map_location: str = "cpu") -> tuple[RNNMode
     return model, vocab, config
 
 
+SHAPE_KEYS = ("ntoken", "cell", "emsize", "nhid", "nlayers", "tie_weights")  # what decides the weights' shapes
+
+
+def same_shape(a: RNNModel, a_vocab: Vocab, b: RNNModel, b_vocab: Vocab) -> bool:
+    """True when ``a``'s weights can be loaded into ``b`` and mean the same words (dropouts may differ)."""
+    return a_vocab.itos == b_vocab.itos and all(a.config()[k] == b.config()[k] for k in SHAPE_KEYS)
+
+
 def export_model_dir(src: str | Path, dst: str | Path, dtype: torch.dtype = torch.float16, **manifest) -> Path:
     """Copy a model dir (e.g. a run's best/) to ``dst`` with float16 storage; ``manifest`` overrides slot/label."""
     model, vocab, config = load_model_dir(src)

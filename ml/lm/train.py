@@ -277,8 +277,7 @@ def train(cfg: TrainConfig, run_dir: str | Path, on_progress: Callable[[dict], N
     if cfg.init_from:
         # Continuing from a shipped model when the run dir (optimizer state) is gone, e.g. on a fresh checkout.
         src, src_vocab, _ = ckpt.load_model_dir(cfg.init_from)
-        shape_keys = ("ntoken", "cell", "emsize", "nhid", "nlayers", "tie_weights")
-        if src_vocab.itos != vocab.itos or any(src.config()[k] != model.config()[k] for k in shape_keys):
+        if not ckpt.same_shape(src, src_vocab, model, vocab):
             raise ValueError(f"init_from {cfg.init_from}: architecture or vocab differs from this config")
         # Dropouts may differ: warm-starting with stronger regularisation is the point of this option.
         model.load_state_dict(src.state_dict())
@@ -412,9 +411,10 @@ def train(cfg: TrainConfig, run_dir: str | Path, on_progress: Callable[[dict], N
             status = "target_reached"
         _save_last(run, model, ema, opt, hidden, st)
         last_ckpt = time.time()
-    if status == "budget" and st["batch_pos"] > 0:
+    stopped_mid_epoch = st["batch_pos"] > 0  # epoch ends already validated and saved last/
+    if status == "budget" and stopped_mid_epoch:
         validate_now(lr, partial=True)  # a budget stop mid-epoch still validates: short runs leave a best/
-    if status in ("cancelled", "budget", "diverged", "target_reached"):
+    if stopped_mid_epoch:
         _save_last(run, model, ema, opt, hidden, st)
     st["status"] = status
     result = {"status": status, "best_valid_ppl": st["best_valid_ppl"], "epoch": st["epoch"], "step": st["step"],
