@@ -32,6 +32,7 @@ from . import checkpoint
 from .data import default_data_dir, load_dataset, preprocess, read_split, split_file
 from .decode import decode
 from .decoder import AttentionDecoder, DecoderConfig, caption_loss
+from .distill import load_extra_captions
 from .encoder import Encoder
 from .evaluate import score_captions
 from .features import build_cache
@@ -62,6 +63,9 @@ class TrainConfig:
     cache_partial: bool = True             # ...from a cache of the map entering them (else from images)
     flip_prob: float = 0.0                 # chance a training image is seen mirrored ("left"<->"right"
                                            # swapped in its captions); needs frozen cached features
+    extra_captions: str | None = None      # JSON of more training captions per image (a teacher's, from
+                                           # ml.caption.distill); the vocabulary still comes from the human ones
+    init_from: str | None = None           # model dir whose decoder (and vocabulary) a fresh run starts from
     # optimisation
     batch_images: int = 32                 # x5 captions per image
     lr: float = 4e-4
@@ -113,7 +117,8 @@ class _Data:
             raise ValueError("empty train or val split: check the split files against the dataset")
         self.captions = caps
         self.vocab = vocab or Vocab.build([c for n in self.train_names for c in caps[n]], cfg.min_freq)
-        self.encoded = {n: [self.vocab.encode(c, cfg.max_words) for c in caps[n]]
+        extra = load_extra_captions(cfg.extra_captions) if cfg.extra_captions else {}
+        self.encoded = {n: [self.vocab.encode(c, cfg.max_words) for c in caps[n] + extra.get(n, [])]
                         for n in self.train_names}
         self.encoded_flipped = {n: [_swap_left_right(s, self.vocab) for s in seqs]
                                 for n, seqs in self.encoded.items()}
@@ -240,6 +245,20 @@ def _load_last(run: Path, encoder, decoder, optimizer) -> dict | None:
     return json.loads((last / "trainer.json").read_text())
 
 
+def _init_decoder(decoder: AttentionDecoder, cfg: TrainConfig) -> None:
+    """Start from ``cfg.init_from``'s decoder weights (a single frozen-encoder model of the same sizes)."""
+    _, start, _, config = checkpoint.load_model(cfg.init_from)
+    if not isinstance(start, AttentionDecoder):
+        raise ValueError(f"{cfg.init_from}: start from a single model, not an ensemble")
+    if config["encoder"].get("fine_tune_blocks") or cfg.fine_tune_blocks:
+        raise ValueError("init_from works with the frozen encoder only (fine_tune_blocks = 0)")
+    sizes = ("vocab_size", "feature_dim", "proj_dim", "embed_dim", "hidden_dim", "attention_dim", "tie_weights")
+    theirs, ours = ({k: getattr(c, k) for k in sizes} for c in (start.cfg, decoder.cfg))
+    if theirs != ours:
+        raise ValueError(f"{cfg.init_from}: decoder sizes {theirs} differ from this run's {ours}")
+    decoder.load_state_dict(start.state_dict())
+
+
 def _seed_everything(seed: int) -> None:
     random.seed(seed)
     np.random.seed(seed)
@@ -271,8 +290,11 @@ def train(cfg: TrainConfig, on_progress: Callable[[dict], None] | None = None,
         emit({"event": "warning", "message": bf16_warning})
 
     resume_vocab = None
-    if cfg.resume and (run / "last" / "trainer.json").is_file():
+    resuming = cfg.resume and (run / "last" / "trainer.json").is_file()
+    if resuming:
         resume_vocab = Vocab.load(run / "last" / "vocab.json")
+    elif cfg.init_from:
+        resume_vocab = Vocab.load(Path(cfg.init_from) / "vocab.json")  # the start decoder's word ids
     try:
         data = _Data(cfg, resume_vocab, emit, stop)
     except InterruptedError:
@@ -281,6 +303,8 @@ def train(cfg: TrainConfig, on_progress: Callable[[dict], None] | None = None,
         emit(result)
         return result
     decoder = AttentionDecoder(cfg.decoder_config(len(data.vocab)))
+    if cfg.init_from and not resuming:
+        _init_decoder(decoder, cfg)
     encoder = Encoder(pretrained=True, fine_tune_blocks=cfg.fine_tune_blocks)
     groups = [{"params": [p for p in decoder.parameters() if p.requires_grad], "lr": cfg.lr}]
     enc_params = [p for p in encoder.parameters() if p.requires_grad]

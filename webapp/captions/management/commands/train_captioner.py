@@ -35,6 +35,11 @@ class Command(BaseCommand):
                             help="also train the last N MobileNetV2 blocks (from a cache of the map entering them)")
         parser.add_argument("--flip-prob", type=float, default=d.flip_prob,
                             help="chance a training image is seen mirrored (needs frozen features)")
+        parser.add_argument("--extra-captions", default=None,
+                            help="JSON of more training captions (a teacher's: python -m ml.caption.distill)")
+        parser.add_argument("--init-from", default=None,
+                            help="model directory whose decoder and vocabulary a fresh run starts from")
+        parser.add_argument("--warmup-steps", type=int, default=d.warmup_steps)
         parser.add_argument("--encoder-lr", type=float, default=TrainConfig().encoder_lr)
         parser.add_argument("--max-train-images", type=int, default=0, help="subset for a smoke test")
         parser.add_argument("--val-images", type=int, default=0)
@@ -58,7 +63,9 @@ class Command(BaseCommand):
             batch_images=o["batch_images"], lr=o["lr"], hidden_dim=o["hidden"], embed_dim=o["embed"],
             attention_dim=o["attention"], proj_dim=o["proj"], dropout=o["dropout"],
             label_smoothing=o["label_smoothing"], min_freq=o["min_freq"],
-            fine_tune_blocks=o["fine_tune_blocks"], flip_prob=o["flip_prob"], encoder_lr=o["encoder_lr"], max_train_images=o["max_train_images"],
+            fine_tune_blocks=o["fine_tune_blocks"], flip_prob=o["flip_prob"],
+            extra_captions=o["extra_captions"], init_from=o["init_from"], warmup_steps=o["warmup_steps"],
+            encoder_lr=o["encoder_lr"], max_train_images=o["max_train_images"],
             val_images=o["val_images"], time_budget_s=o["time_budget_min"] * 60,
             num_threads=o["threads"], seed=o["seed"], bf16=not o["no_bf16"],
             export_int8=not o["export_float32_decoder"],

@@ -1,0 +1,104 @@
+"""Sequence-level distillation: a teacher captions the training images; a student trains on them too.
+
+Skips when the shared Flickr8k copy is absent (set FLICKR8K_DIR to point at it).
+"""
+import json
+
+import pytest
+import torch
+
+from ml.caption.checkpoint import load_model
+from ml.caption.data import DatasetLayoutError
+from ml.caption.distill import load_extra_captions, main, teacher_captions
+from ml.caption.testing import make_layout, sample_dataset
+
+
+@pytest.fixture(scope="module")
+def dataset(tmp_path_factory):
+    try:
+        images_dir, names, caps = sample_dataset(8)
+    except (FileNotFoundError, DatasetLayoutError):
+        pytest.skip("Flickr8k not found: set FLICKR8K_DIR (default <repo>/../shared/data/flickr8k)")
+    tmp = tmp_path_factory.mktemp("distill")
+    root = make_layout(tmp / "ds", "kaggle", images_dir, names, caps)
+    (tmp / "train.txt").write_text("\n".join(names[:6]))
+    (tmp / "val.txt").write_text("\n".join(names[6:]))
+    return tmp, root, names, caps
+
+
+def _config(tmp, root, run: str, **kw):
+    from ml.caption.train import TrainConfig
+
+    sizes = {"embed_dim": 16, "hidden_dim": 16, "attention_dim": 16, "proj_dim": 16}
+    return TrainConfig(data_dir=str(root), train_split=str(tmp / "train.txt"), val_split=str(tmp / "val.txt"),
+                       out_dir=str(tmp / run), cache_root=str(tmp / "cache"), min_freq=1, batch_images=3,
+                       max_epochs=1, warmup_steps=1, val_beam=2, **{**sizes, **kw})
+
+
+@pytest.fixture(scope="module")
+def teacher(dataset):
+    from ml.caption.train import train
+
+    tmp, root, _, _ = dataset
+    return train(_config(tmp, root, "teacher", lr=3e-3))["best_dir"]
+
+
+def test_teacher_captions_are_its_beam_search_n_best(dataset, teacher):
+    from ml.caption.captioner import Captioner
+
+    tmp, root, names, _ = dataset
+    out = tmp / "captions.json"
+    main(["--teacher", teacher, "--out", str(out), "--data", str(root), "--split", str(tmp / "train.txt"),
+          "--beam", "3", "--nbest", "2", "--cache-root", str(tmp / "cache")])
+    written = json.loads(out.read_text())
+    assert written["beam"] == 3 and written["nbest"] == 2
+    captions = load_extra_captions(out)
+    assert sorted(captions) == sorted(names[:6]) and all(len(c) == 2 for c in captions.values())
+    # The same n-best as captioning the photo itself (features from the cache = features from the file).
+    cap = Captioner.from_dir(teacher, int8=False)
+    direct = cap.caption(root / "Images" / names[0], beam=3)
+    assert captions[names[0]] == [b["caption"] for b in direct["beams"][:2]]
+
+
+def test_teacher_captions_checks_nbest(teacher):
+    _, decoder, vocab, _ = load_model(teacher)
+    with pytest.raises(ValueError, match="nbest"):
+        teacher_captions(decoder, vocab, torch.zeros(1, 49, 1280), ["x.jpg"], beam=2, nbest=3)
+
+
+def test_student_trains_on_extra_captions_from_the_teacher_weights(dataset, teacher):
+    from ml.caption.train import _Data, _init_decoder, train
+    from ml.caption.decoder import AttentionDecoder
+
+    tmp, root, names, caps = dataset
+    extra = tmp / "extra.json"
+    borrowed = caps[names[1]][0]        # words the vocabulary has
+    extra.write_text(json.dumps({"captions": {names[0]: [borrowed], "not-in-split.jpg": ["x"]}}))
+    cfg = _config(tmp, root, "student", extra_captions=str(extra), init_from=teacher)
+    _, start, teacher_vocab, _ = load_model(teacher)
+    data = _Data(cfg, teacher_vocab)
+    assert len(data.encoded[names[0]]) == len(caps[names[0]]) + 1
+    assert data.encoded[names[0]][-1] == data.vocab.encode(borrowed, cfg.max_words)
+    assert len(data.encoded[names[1]]) == len(caps[names[1]])
+
+    student = AttentionDecoder(cfg.decoder_config(len(teacher_vocab)))
+    _init_decoder(student, cfg)
+    assert all(torch.equal(a, b) for a, b in zip(student.state_dict().values(), start.state_dict().values()))
+
+    result = train(cfg)
+    assert result["status"] == "finished"
+    trained = load_model(result["best_dir"])[1]
+    assert not torch.equal(trained.lstm.weight_ih, start.lstm.weight_ih)   # it trained from there
+    assert load_model(result["best_dir"])[2].itos == teacher_vocab.itos
+
+
+def test_bad_extra_captions_and_mismatched_start_model_are_refused(dataset, teacher):
+    from ml.caption.train import train
+
+    tmp, root, _, _ = dataset
+    bad = tmp / "bad.json"
+    bad.write_text(json.dumps({"captions": {"a.jpg": "not a list"}}))
+    with pytest.raises(ValueError, match="expected"):
+        train(_config(tmp, root, "bad-extra", extra_captions=str(bad)))
+    with pytest.raises(ValueError, match="decoder sizes"):
+        train(_config(tmp, root, "bad-init", init_from=teacher, hidden_dim=24))
