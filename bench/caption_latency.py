@@ -1,7 +1,8 @@
 """Image-captioner latency: one 224x224 JPEG, beam 3, file -> caption, model loaded once.
 
     .venv/bin/python bench/caption_latency.py [--model models/caption-flickr8k] [--beam 3]
-        [--runs 20] [--warmup 3] [--threads N] [--int8 auto|on|off] [--image PATH] [--json]
+        [--runs 20] [--warmup 3] [--threads N] [--int8 auto|on|off] [--bf16-encoder auto|on|off]
+        [--image PATH] [--json]
 
 Prints median and p95 over ``--runs`` timed calls after ``--warmup`` untimed ones. Each call is
 ``Captioner.caption(path)``: JPEG decode + preprocessing + MobileNetV2 + beam search + attention maps.
@@ -49,13 +50,16 @@ def main() -> None:
                    help="torch threads (1: a second thread only helps on an otherwise idle CPU; 0 = torch default)")
     p.add_argument("--int8", choices=["auto", "on", "off"], default="auto",
                    help="int8 dynamic-quantised decoder (auto = what the model config says)")
+    p.add_argument("--bf16-encoder", choices=["auto", "on", "off"], default="auto",
+                   help="bf16 MobileNetV2 (auto = the model config, only on CPUs with native bf16)")
     p.add_argument("--json", action="store_true")
     args = p.parse_args()
 
     image = pick_image(args.image)
     t0 = time.perf_counter()
     int8 = {"auto": None, "on": True, "off": False}[args.int8]
-    cap = Captioner.from_dir(args.model, num_threads=args.threads or None, int8=int8)
+    bf16 = {"auto": None, "on": True, "off": False}[args.bf16_encoder]
+    cap = Captioner.from_dir(args.model, num_threads=args.threads or None, int8=int8, bf16_encoder=bf16)
     load_s = time.perf_counter() - t0
     for _ in range(args.warmup):
         cap.caption(image, beam=args.beam)
@@ -70,7 +74,7 @@ def main() -> None:
         "median_ms": round(statistics.median(times), 1),
         "p95_ms": round(times[min(len(times) - 1, int(round(0.95 * (len(times) - 1))))], 1),
         "min_ms": round(times[0], 1), "load_s": round(load_s, 2),
-        "int8_decoder": cap.int8, "threads": torch.get_num_threads(), "cpus": os.cpu_count(), "cpu": platform.processor() or platform.machine(),
+        "int8_decoder": cap.int8, "bf16_encoder": cap.bf16_encoder, "threads": torch.get_num_threads(), "cpus": os.cpu_count(), "cpu": platform.processor() or platform.machine(),
         "torch": torch.__version__, "caption": out["caption"],
     }
     print(json.dumps(result) if args.json else "\n".join(f"{k:10s} {v}" for k, v in result.items()))

@@ -17,6 +17,7 @@ from pathlib import Path
 
 import torch
 
+from ..cpu import has_native_bf16
 from .checkpoint import load_model
 from .data import preprocess
 from .decode import Hypothesis, decode
@@ -29,15 +30,21 @@ class Captioner:
     """Encoder + decoder + vocab in eval mode. Thread-compatible for reads; not re-entrant for set_*."""
 
     def __init__(self, encoder: Encoder, decoder: AttentionDecoder, vocab: Vocab, config: dict | None = None,
-                 int8: bool | None = None):
+                 int8: bool | None = None, bf16_encoder: bool | None = None):
         """``int8``: int8 dynamic quantisation of the decoder (None = the model config's
-        ``inference.int8_decoder``, which is only set when it was checked not to cost quality)."""
+        ``inference.int8_decoder``, which is only set when it was checked not to cost quality).
+        ``bf16_encoder``: run MobileNetV2 under bf16 autocast (None = the config's
+        ``inference.bf16_encoder``, and only on CPUs with native bf16, where it is ~30% faster)."""
         self.config = config or {}
         self.encoder = encoder.eval()
         self.trunk = encoder.inference_trunk()
+        inference = self.config.get("inference", {})
         if int8 is None:
-            int8 = bool(self.config.get("inference", {}).get("int8_decoder", False))
+            int8 = bool(inference.get("int8_decoder", False))
         self.int8 = int8
+        if bf16_encoder is None:
+            bf16_encoder = bool(inference.get("bf16_encoder", False)) and has_native_bf16()
+        self.bf16_encoder = bf16_encoder
         self.decoder = quantize_int8(decoder) if int8 else decoder.eval()
         self.vocab = vocab
         self.decode_options = dict(self.config.get("decode", {}))
@@ -46,12 +53,12 @@ class Captioner:
 
     @classmethod
     def from_dir(cls, path, num_threads: int | None = None, warmup: bool = True,
-                 int8: bool | None = None) -> "Captioner":
+                 int8: bool | None = None, bf16_encoder: bool | None = None) -> "Captioner":
         """Load a model directory (see :mod:`ml.caption.checkpoint`); optionally set torch threads."""
         if num_threads:
             torch.set_num_threads(num_threads)
         encoder, decoder, vocab, config = load_model(Path(path))
-        cap = cls(encoder, decoder, vocab, config, int8=int8)
+        cap = cls(encoder, decoder, vocab, config, int8=int8, bf16_encoder=bf16_encoder)
         if warmup:
             cap.warmup()
         return cap
@@ -64,9 +71,9 @@ class Captioner:
 
     def encode(self, images: torch.Tensor) -> torch.Tensor:
         """``(N, 3, 224, 224)`` -> ``(N, 49, 1280)``."""
-        with torch.inference_mode():
+        with torch.inference_mode(), torch.autocast("cpu", dtype=torch.bfloat16, enabled=self.bf16_encoder):
             fmap = self.trunk(images.contiguous(memory_format=torch.channels_last))  # (N, 1280, 7, 7)
-            return fmap.flatten(2).transpose(1, 2)
+            return fmap.flatten(2).transpose(1, 2).float()
 
     def _result(self, hyps: list[Hypothesis], attention: bool) -> dict:
         best = hyps[0]

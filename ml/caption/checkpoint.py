@@ -9,7 +9,7 @@
     config.json           {"format_version", "manifest", "decoder": DecoderConfig, "ensemble_size",
                            "encoder": {"arch", "weights", "weights_sha256", "fine_tune_blocks"},
                            "decode": {"beam", "max_len", "length_alpha", "block_ngram"},
-                           "inference": {"int8_decoder"}, "preprocess"}
+                           "inference": {"int8_decoder", "bf16_encoder"}, "preprocess"}
     vocab.json            {"itos": [...], "min_freq", "counts"}
     metrics.json          {"val": {...}, "test": {...}, "command": "...", ...}
     unroll.json           manifest read by the web app's model registry:

@@ -339,7 +339,8 @@ def train(cfg: TrainConfig, on_progress: Callable[[dict], None] | None = None,
         result["best_dir"] = str(run / "best")
         if cfg.export_dir and status != "stopped":
             result["export_dir"] = str(export_best(run / "best", cfg.export_dir,
-                                                   inference={"int8_decoder": cfg.export_int8}))
+                                                   inference={"int8_decoder": cfg.export_int8,
+                                                              "bf16_encoder": True}))
     emit(result)
     return result
 

@@ -173,6 +173,23 @@ def test_int8_decoder_and_fused_encoder(model_dir):
     assert out["beams"] and all(abs(sum(map(sum, g)) - 1) < 1e-4 for g in out["attention"])
 
 
+def test_bf16_encoder_follows_config_and_cpu_and_keeps_the_features(tmp_path, monkeypatch):
+    import ml.caption.captioner as captioner_module
+
+    config = json.loads((tiny_model_dir(tmp_path / "m") / "config.json").read_text())
+    config["inference"]["bf16_encoder"] = True
+    (tmp_path / "m" / "config.json").write_text(json.dumps(config))
+    monkeypatch.setattr(captioner_module, "has_native_bf16", lambda: False)
+    assert not Captioner.from_dir(tmp_path / "m", warmup=False).bf16_encoder   # emulated bf16 would be slower
+    monkeypatch.setattr(captioner_module, "has_native_bf16", lambda: True)
+    bf16 = Captioner.from_dir(tmp_path / "m", warmup=False)
+    assert bf16.bf16_encoder and not Captioner.from_dir(tmp_path / "m", warmup=False, bf16_encoder=False).bf16_encoder
+    x = torch.rand(2, 3, 224, 224)
+    fast, exact = bf16.encode(x), bf16.encoder(x)
+    assert fast.dtype == torch.float32 and fast.shape == (2, 49, 1280)
+    assert torch.nn.functional.cosine_similarity(fast.flatten(1), exact.flatten(1)).min() > 0.99
+
+
 def test_ensemble_of_copies_decodes_like_one_member(decoder, vocab, features):
     from ml.caption.ensemble import EnsembleDecoder
 

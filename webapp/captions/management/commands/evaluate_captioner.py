@@ -31,6 +31,8 @@ class Command(BaseCommand):
         parser.add_argument("--save-captions", help="write {image: caption} JSON here")
         parser.add_argument("--int8", choices=["auto", "on", "off"], default="auto",
                             help="int8 decoder (auto = the model config's inference.int8_decoder)")
+        parser.add_argument("--bf16-encoder", choices=["auto", "on", "off"], default="auto",
+                            help="bf16 MobileNetV2 (auto = the config's inference.bf16_encoder, on native-bf16 CPUs)")
         parser.add_argument("--no-meteor", action="store_true", help="skip METEOR (it starts a slow Java process)")
         parser.add_argument("--json", action="store_true")
 
@@ -38,7 +40,8 @@ class Command(BaseCommand):
         try:
             images_dir, refs = self._references(o)
             captioner = Captioner.from_dir(o["model"], num_threads=o["threads"] or None,
-                                           int8={"auto": None, "on": True, "off": False}[o["int8"]])
+                                           int8={"auto": None, "on": True, "off": False}[o["int8"]],
+                                           bf16_encoder={"auto": None, "on": True, "off": False}[o["bf16_encoder"]])
             metrics = evaluate_folder(captioner, images_dir, refs, beam=o["beam"], batch_size=o["batch_size"],
                                       meteor=False if o["no_meteor"] else None)
         except (FileNotFoundError, DatasetLayoutError, CheckpointError, ImageLoadError) as exc:
