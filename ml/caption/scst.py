@@ -59,8 +59,20 @@ class CiderD:
         return total / self.n / len(self.ref_vecs[image]) * 10.0
 
 
-def sample(decoder: AttentionDecoder, features: torch.Tensor, vocab: Vocab, k: int, max_len: int = 16):
+def _nucleus(probs: torch.Tensor, top_p: float) -> torch.Tensor:
+    """Zero all but the smallest set of words whose probabilities add up to ``top_p`` (per row)."""
+    sorted_p, order = probs.sort(dim=-1, descending=True)
+    sorted_p[(sorted_p.cumsum(-1) - sorted_p) > top_p] = 0.0
+    return torch.zeros_like(probs).scatter_(1, order, sorted_p)
+
+
+def sample(decoder: AttentionDecoder, features: torch.Tensor, vocab: Vocab, k: int, max_len: int = 16,
+           top_p: float = 1.0):
     """Sample ``k`` captions per image with gradients.
+
+    ``top_p < 1`` draws each word from the nucleus (Holtzman et al. 2019): a label-smoothed model
+    spreads ~10% of every step's mass over the whole vocabulary, so most full-distribution samples
+    of a 12-word caption contain a random word, and the reward mostly teaches "not that word".
 
     features ``(N, L, D)`` -> tokens ``(N*k, max_len)`` (0 after ``<end>``), logprobs ``(N*k, max_len)``
     of the sampled tokens, mask ``(N*k, max_len)`` (1 up to and including ``<end>``).
@@ -80,7 +92,8 @@ def sample(decoder: AttentionDecoder, features: torch.Tensor, vocab: Vocab, k: i
             logits = torch.full_like(logits, float("-inf"))
             logits[:, vocab.end_id] = keep
         logp = torch.log_softmax(logits, dim=-1)
-        nxt = torch.multinomial(logp.detach().exp(), 1).squeeze(1)
+        probs = logp.detach().exp()
+        nxt = torch.multinomial(_nucleus(probs, top_p) if top_p < 1 else probs, 1).squeeze(1)
         out_tok.append(torch.where(alive, nxt, torch.zeros_like(nxt)))
         out_lp.append(logp.gather(1, nxt.unsqueeze(1)).squeeze(1))
         out_mask.append(alive.float())
@@ -92,9 +105,9 @@ def sample(decoder: AttentionDecoder, features: torch.Tensor, vocab: Vocab, k: i
 
 
 def scst_loss(decoder: AttentionDecoder, features: torch.Tensor, names: list[str], vocab: Vocab,
-              cider: CiderD, k: int = 5, max_len: int = 16):
+              cider: CiderD, k: int = 5, max_len: int = 16, top_p: float = 1.0):
     """One SCST batch -> ``(loss, mean_reward)``; the leave-one-out mean reward is the baseline."""
-    tokens, logp, mask = sample(decoder, features, vocab, k, max_len)
+    tokens, logp, mask = sample(decoder, features, vocab, k, max_len, top_p)
     words = [vocab.decode(row) for row in tokens.tolist()]
     rewards = torch.tensor([cider.score(w, names[i // k]) for i, w in enumerate(words)]).view(-1, k)
     baseline = (rewards.sum(1, keepdim=True) - rewards) / (k - 1)

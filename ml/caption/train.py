@@ -94,6 +94,7 @@ class TrainConfig:
     scst_samples: int = 5
     scst_patience: int = 2
     scst_mode: str = "beam"                # "beam": n-best as samples; "sample": multinomial samples
+    scst_top_p: float = 1.0                # "sample" mode: draw from the nucleus of this much probability
     command: str = ""                      # recorded in metrics.json
 
     def decoder_config(self, vocab_size: int) -> DecoderConfig:
@@ -423,9 +424,12 @@ class _Loop:
         inputs = self.data.encode(self.encoder, self.data.features_for(batch) if self.data.features is not None
                                   else self.data.images(batch))
         with torch.autocast("cpu", dtype=torch.bfloat16, enabled=self.bf16):
-            fn = scst_beam_loss if cfg.scst_mode == "beam" else scst_loss
-            loss, reward = fn(self.decoder, inputs, batch, self.data.vocab, self.cider,
-                              k=cfg.scst_samples, max_len=cfg.max_words)
+            if cfg.scst_mode == "beam":
+                loss, reward = scst_beam_loss(self.decoder, inputs, batch, self.data.vocab, self.cider,
+                                              k=cfg.scst_samples, max_len=cfg.max_words)
+            else:
+                loss, reward = scst_loss(self.decoder, inputs, batch, self.data.vocab, self.cider,
+                                         k=cfg.scst_samples, max_len=cfg.max_words, top_p=cfg.scst_top_p)
         self._backward(loss)
         return loss.item(), reward
 

@@ -231,3 +231,19 @@ def test_ensemble_averages_probabilities_and_round_trips(tmp_path, decoder, voca
     save_model(tmp_path / "c", tiny_decoder(Vocab.build(["a cat"], min_freq=1)), Vocab.build(["a cat"], min_freq=1))
     with pytest.raises(CheckpointError, match="vocabulary differs"):
         combine([a, tmp_path / "c"], tmp_path / "bad")
+
+
+def test_scst_nucleus_sampling_keeps_the_top_mass_only(decoder, vocab, features):
+    from ml.caption.scst import _nucleus, sample
+
+    probs = torch.tensor([[0.05, 0.5, 0.15, 0.3]])
+    assert torch.equal(_nucleus(probs.clone(), 0.7), torch.tensor([[0.0, 0.5, 0.0, 0.3]]))
+    assert torch.equal(_nucleus(probs.clone(), 1.0), probs)
+    # A vanishing nucleus is the arg-max word: every draw is the same caption.
+    draws = []
+    for seed in (0, 1):
+        torch.manual_seed(seed)
+        tokens, logp, mask = sample(decoder, features, vocab, k=2, max_len=6, top_p=1e-9)
+        draws.append(tokens)
+        assert logp.requires_grad and tokens.shape == logp.shape == mask.shape
+    assert torch.equal(draws[0], draws[1]) and torch.equal(draws[0][0::2], draws[0][1::2])

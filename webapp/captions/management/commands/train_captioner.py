@@ -49,6 +49,10 @@ class Command(BaseCommand):
         parser.add_argument("--scst-epochs", type=int, default=0,
                             help="self-critical CIDEr fine-tuning epochs after cross-entropy training")
         parser.add_argument("--scst-lr", type=float, default=TrainConfig().scst_lr)
+        parser.add_argument("--scst-mode", choices=["beam", "sample"], default=d.scst_mode)
+        parser.add_argument("--scst-top-p", type=float, default=d.scst_top_p,
+                            help="sample mode: nucleus sampling (1 = the whole distribution)")
+        parser.add_argument("--scst-samples", type=int, default=d.scst_samples)
         parser.add_argument("--no-bf16", action="store_true", help="train in float32 (slower)")
         parser.add_argument("--fresh", action="store_true", help="ignore an existing run and start over")
         parser.add_argument("--no-export", action="store_true")
@@ -69,7 +73,8 @@ class Command(BaseCommand):
             val_images=o["val_images"], time_budget_s=o["time_budget_min"] * 60,
             num_threads=o["threads"], seed=o["seed"], bf16=not o["no_bf16"],
             export_int8=not o["export_float32_decoder"],
-            scst_epochs=o["scst_epochs"], scst_lr=o["scst_lr"], resume=not o["fresh"],
+            scst_epochs=o["scst_epochs"], scst_lr=o["scst_lr"],
+            scst_mode=o["scst_mode"], scst_top_p=o["scst_top_p"], scst_samples=o["scst_samples"], resume=not o["fresh"],
             command="python manage.py train_captioner " + shlex.join(sys.argv[2:]),
         )
         try:
