@@ -53,6 +53,7 @@ class Command(BaseCommand):
         parser.add_argument("--scst-top-p", type=float, default=d.scst_top_p,
                             help="sample mode: nucleus sampling (1 = the whole distribution)")
         parser.add_argument("--scst-samples", type=int, default=d.scst_samples)
+        parser.add_argument("--scst-patience", type=int, default=d.scst_patience)
         parser.add_argument("--no-bf16", action="store_true", help="train in float32 (slower)")
         parser.add_argument("--fresh", action="store_true", help="ignore an existing run and start over")
         parser.add_argument("--no-export", action="store_true")
@@ -74,7 +75,8 @@ class Command(BaseCommand):
             num_threads=o["threads"], seed=o["seed"], bf16=not o["no_bf16"],
             export_int8=not o["export_float32_decoder"],
             scst_epochs=o["scst_epochs"], scst_lr=o["scst_lr"],
-            scst_mode=o["scst_mode"], scst_top_p=o["scst_top_p"], scst_samples=o["scst_samples"], resume=not o["fresh"],
+            scst_mode=o["scst_mode"], scst_top_p=o["scst_top_p"], scst_samples=o["scst_samples"],
+            scst_patience=o["scst_patience"], resume=not o["fresh"],
             command="python manage.py train_captioner " + shlex.join(sys.argv[2:]),
         )
         try:
