@@ -201,3 +201,37 @@ def test_run_log_names_mid_epoch_validations_and_warnings():
     assert "note: bf16 requested" in ProgressRecorder.log_line({"event": "warning", "message": "bf16 requested"})
     assert "target_reached" in ProgressRecorder.log_line({"event": "done", "status": "target_reached",
                                                           "best_valid_ppl": 120.0})
+
+
+def caption_form(dataset, **overrides):
+    form = {"label": "My photos", "slot": "my-photos", "dataset": dataset.pk, "embed_dim": 16, "hidden_dim": 16,
+            "attention_dim": 16, "proj_dim": 16, "dropout": 0, "tie_weights": "on", "min_freq": 1, "max_words": 20,
+            "fine_tune_blocks": 0, "batch_images": 4, "lr": 4e-4, "encoder_lr": 1e-4, "grad_clip": 5, "alpha_c": 1,
+            "label_smoothing": 0.1, "max_epochs": 1, "patience": 3, "early_stop_metric": "cider", "val_beam": 1,
+            "time_budget_min": 0, "num_threads": 1, "seed": 1}
+    form.update(overrides)
+    return form
+
+
+def test_caption_form_passes_mirroring_and_self_critical_settings(client, trainer):
+    from webapp.training import services
+
+    zipped = a_zip({"captions.txt": "image,caption\na.jpg,a dog runs\nb.jpg,a cat sits\nc.jpg,a man walks\n",
+                    "Images/a.jpg": a_jpeg(), "Images/b.jpg": a_jpeg(), "Images/c.jpg": a_jpeg()})
+    dataset = services.create_dataset("photos", Dataset.Kind.CAPTIONS, SimpleUploadedFile("p.zip", zipped))
+    client.force_login(trainer)
+    url = START + "?kind=caption"
+    assert "Self-critical" in client.get(url).content.decode()
+    response = client.post(url, caption_form(dataset, fine_tune_blocks=2, flip_prob=0.5, scst_top_p=0))
+    errors = response.context["form"].errors
+    assert response.status_code == 200 and {"flip_prob", "scst_top_p"} <= set(errors)
+    assert not TrainingRun.objects.exists()
+    response = client.post(url, caption_form(dataset, flip_prob=0.5, scst_epochs=3, scst_lr=1e-5, scst_top_p=0.8))
+    assert response.status_code == 302
+    params = TrainingRun.objects.get().params
+    assert (params["flip_prob"], params["scst_epochs"], params["scst_lr"], params["scst_top_p"]) == (0.5, 3, 1e-5, 0.8)
+    # Left out, they take the trainer's defaults: no mirroring, no SCST.
+    TrainingRun.objects.all().delete()
+    client.post(url, caption_form(dataset))
+    params = TrainingRun.objects.get().params
+    assert (params["flip_prob"], params["scst_epochs"], params["scst_top_p"]) == (0.0, 0, 0.9)

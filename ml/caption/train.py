@@ -93,8 +93,8 @@ class TrainConfig:
     scst_lr: float = 2e-5
     scst_samples: int = 5
     scst_patience: int = 2
-    scst_mode: str = "beam"                # "beam": n-best as samples; "sample": multinomial samples
-    scst_top_p: float = 1.0                # "sample" mode: draw from the nucleus of this much probability
+    scst_mode: str = "sample"              # "sample": sampled captions; "beam": the n-best as samples
+    scst_top_p: float = 0.9                # "sample" mode: draw from the nucleus of this much probability
     command: str = ""                      # recorded in metrics.json
 
     def decoder_config(self, vocab_size: int) -> DecoderConfig:

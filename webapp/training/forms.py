@@ -136,8 +136,29 @@ class StartCaptionRunForm(forms.Form):
                                        initial=0)
     num_threads = forms.IntegerField(label="CPU threads (0 = all)", min_value=0, max_value=64, initial=0)
     seed = forms.IntegerField(min_value=0, max_value=2**31 - 1, initial=8)
+    flip_prob = forms.FloatField(label="Mirrored-photo probability", min_value=0, max_value=1, initial=0.5,
+                                 required=False, help_text="Each training photo is seen mirrored this often, "
+                                                           "with 'left' and 'right' swapped in its captions.")
+    scst_epochs = forms.IntegerField(label="Self-critical epochs (0 = off)", min_value=0, max_value=50, initial=0,
+                                     required=False, help_text="After cross-entropy: sample captions, reward "
+                                                               "each with its CIDEr-D.")
+    scst_lr = forms.FloatField(label="Self-critical learning rate", min_value=1e-7, max_value=1e-2, initial=2e-5,
+                               required=False)
+    scst_top_p = forms.FloatField(label="Self-critical nucleus (top-p)", min_value=0.05, max_value=1, initial=0.9,
+                                  required=False, help_text="Words are sampled from this much of the probability "
+                                                            "mass; 1 samples from all of it.")
 
     RUN_FIELDS = ("label", "slot", "dataset")
+    OPTIONAL_DEFAULTS = {"flip_prob": 0.0, "scst_epochs": 0, "scst_lr": 2e-5, "scst_top_p": 0.9}
+
+    def clean(self):
+        data = super().clean()
+        for name, default in self.OPTIONAL_DEFAULTS.items():
+            if data.get(name) is None and name not in self.errors:
+                data[name] = default
+        if data.get("flip_prob") and data.get("fine_tune_blocks"):
+            self.add_error("flip_prob", "Mirrored photos need the frozen encoder: set fine-tuned blocks to 0.")
+        return data
 
     def params(self):
         return {k: v for k, v in self.cleaned_data.items() if k not in self.RUN_FIELDS}
@@ -146,8 +167,9 @@ class StartCaptionRunForm(forms.Form):
 CAPTION_FIELDSETS = [
     ("What to train", ["label", "slot", "dataset"]),
     ("Network", ["embed_dim", "hidden_dim", "attention_dim", "proj_dim", "dropout", "tie_weights", "min_freq",
-                 "max_words", "fine_tune_blocks"]),
+                 "max_words", "fine_tune_blocks", "flip_prob"]),
     ("Optimisation", ["batch_images", "lr", "encoder_lr", "grad_clip", "alpha_c", "label_smoothing", "max_epochs",
                       "patience", "early_stop_metric", "val_beam"]),
+    ("Self-critical fine-tuning (SCST)", ["scst_epochs", "scst_lr", "scst_top_p"]),
     ("Machine", ["time_budget_min", "num_threads", "seed"]),
 ]
