@@ -57,9 +57,9 @@ def main() -> None:
 
     image = pick_image(args.image)
     t0 = time.perf_counter()
-    int8 = {"auto": None, "on": True, "off": False}[args.int8]
-    bf16 = {"auto": None, "on": True, "off": False}[args.bf16_encoder]
-    cap = Captioner.from_dir(args.model, num_threads=args.threads or None, int8=int8, bf16_encoder=bf16)
+    setting = {"auto": None, "on": True, "off": False}   # auto = what the model's config says
+    cap = Captioner.from_dir(args.model, num_threads=args.threads or None, int8=setting[args.int8],
+                             bf16_encoder=setting[args.bf16_encoder])
     load_s = time.perf_counter() - t0
     for _ in range(args.warmup):
         cap.caption(image, beam=args.beam)

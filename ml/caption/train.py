@@ -246,13 +246,18 @@ def _load_last(run: Path, encoder, decoder, optimizer) -> dict | None:
     return json.loads((last / "trainer.json").read_text())
 
 
-def _init_decoder(decoder: AttentionDecoder, cfg: TrainConfig) -> None:
-    """Start from ``cfg.init_from``'s decoder weights (a single frozen-encoder model of the same sizes)."""
-    _, start, _, config = checkpoint.load_model(cfg.init_from)
+def _start_decoder(cfg: TrainConfig) -> tuple[AttentionDecoder, Vocab]:
+    """``cfg.init_from``'s decoder and vocabulary (a single frozen-encoder model)."""
+    _, start, vocab, config = checkpoint.load_model(cfg.init_from)
     if not isinstance(start, AttentionDecoder):
         raise ValueError(f"{cfg.init_from}: start from a single model, not an ensemble")
     if config["encoder"].get("fine_tune_blocks") or cfg.fine_tune_blocks:
         raise ValueError("init_from works with the frozen encoder only (fine_tune_blocks = 0)")
+    return start, vocab
+
+
+def _init_decoder(decoder: AttentionDecoder, start: AttentionDecoder, cfg: TrainConfig) -> None:
+    """Copy ``start``'s weights into ``decoder``; their sizes must match (dropout may differ)."""
     sizes = ("vocab_size", "feature_dim", "proj_dim", "embed_dim", "hidden_dim", "attention_dim", "tie_weights")
     theirs, ours = ({k: getattr(c, k) for k in sizes} for c in (start.cfg, decoder.cfg))
     if theirs != ours:
@@ -290,12 +295,11 @@ def train(cfg: TrainConfig, on_progress: Callable[[dict], None] | None = None,
     if bf16_warning:
         emit({"event": "warning", "message": bf16_warning})
 
-    resume_vocab = None
-    resuming = cfg.resume and (run / "last" / "trainer.json").is_file()
-    if resuming:
+    resume_vocab, start = None, None
+    if cfg.resume and (run / "last" / "trainer.json").is_file():
         resume_vocab = Vocab.load(run / "last" / "vocab.json")
     elif cfg.init_from:
-        resume_vocab = Vocab.load(Path(cfg.init_from) / "vocab.json")  # the start decoder's word ids
+        start, resume_vocab = _start_decoder(cfg)  # a fresh run keeps the start decoder's word ids
     try:
         data = _Data(cfg, resume_vocab, emit, stop)
     except InterruptedError:
@@ -304,8 +308,8 @@ def train(cfg: TrainConfig, on_progress: Callable[[dict], None] | None = None,
         emit(result)
         return result
     decoder = AttentionDecoder(cfg.decoder_config(len(data.vocab)))
-    if cfg.init_from and not resuming:
-        _init_decoder(decoder, cfg)
+    if start is not None:
+        _init_decoder(decoder, start, cfg)
     encoder = Encoder(pretrained=True, fine_tune_blocks=cfg.fine_tune_blocks)
     groups = [{"params": [p for p in decoder.parameters() if p.requires_grad], "lr": cfg.lr}]
     enc_params = [p for p in encoder.parameters() if p.requires_grad]
@@ -424,12 +428,9 @@ class _Loop:
         inputs = self.data.encode(self.encoder, self.data.features_for(batch) if self.data.features is not None
                                   else self.data.images(batch))
         with torch.autocast("cpu", dtype=torch.bfloat16, enabled=self.bf16):
-            if cfg.scst_mode == "beam":
-                loss, reward = scst_beam_loss(self.decoder, inputs, batch, self.data.vocab, self.cider,
-                                              k=cfg.scst_samples, max_len=cfg.max_words)
-            else:
-                loss, reward = scst_loss(self.decoder, inputs, batch, self.data.vocab, self.cider,
-                                         k=cfg.scst_samples, max_len=cfg.max_words, top_p=cfg.scst_top_p)
+            fn, extra = (scst_beam_loss, {}) if cfg.scst_mode == "beam" else (scst_loss, {"top_p": cfg.scst_top_p})
+            loss, reward = fn(self.decoder, inputs, batch, self.data.vocab, self.cider,
+                              k=cfg.scst_samples, max_len=cfg.max_words, **extra)
         self._backward(loss)
         return loss.item(), reward
 

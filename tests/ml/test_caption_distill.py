@@ -67,7 +67,7 @@ def test_teacher_captions_checks_nbest(teacher):
 
 
 def test_student_trains_on_extra_captions_from_the_teacher_weights(dataset, teacher):
-    from ml.caption.train import _Data, _init_decoder, train
+    from ml.caption.train import _Data, _init_decoder, _start_decoder, train
     from ml.caption.decoder import AttentionDecoder
 
     tmp, root, names, caps = dataset
@@ -81,8 +81,10 @@ def test_student_trains_on_extra_captions_from_the_teacher_weights(dataset, teac
     assert data.encoded[names[0]][-1] == data.vocab.encode(borrowed, cfg.max_words)
     assert len(data.encoded[names[1]]) == len(caps[names[1]])
 
+    loaded, loaded_vocab = _start_decoder(cfg)
+    assert loaded_vocab.itos == teacher_vocab.itos
     student = AttentionDecoder(cfg.decoder_config(len(teacher_vocab)))
-    _init_decoder(student, cfg)
+    _init_decoder(student, loaded, cfg)
     assert all(torch.equal(a, b) for a, b in zip(student.state_dict().values(), start.state_dict().values()))
 
     result = train(cfg)

@@ -39,9 +39,9 @@ class Command(BaseCommand):
     def handle(self, *args, **o):
         try:
             images_dir, refs = self._references(o)
-            captioner = Captioner.from_dir(o["model"], num_threads=o["threads"] or None,
-                                           int8={"auto": None, "on": True, "off": False}[o["int8"]],
-                                           bf16_encoder={"auto": None, "on": True, "off": False}[o["bf16_encoder"]])
+            setting = {"auto": None, "on": True, "off": False}   # auto = what the model's config says
+            captioner = Captioner.from_dir(o["model"], num_threads=o["threads"] or None, int8=setting[o["int8"]],
+                                           bf16_encoder=setting[o["bf16_encoder"]])
             metrics = evaluate_folder(captioner, images_dir, refs, beam=o["beam"], batch_size=o["batch_size"],
                                       meteor=False if o["no_meteor"] else None)
         except (FileNotFoundError, DatasetLayoutError, CheckpointError, ImageLoadError) as exc:
