@@ -222,16 +222,20 @@ def test_caption_form_passes_mirroring_and_self_critical_settings(client, traine
     client.force_login(trainer)
     url = START + "?kind=caption"
     assert "Self-critical" in client.get(url).content.decode()
-    response = client.post(url, caption_form(dataset, fine_tune_blocks=2, flip_prob=0.5, scst_top_p=0))
+    response = client.post(url, caption_form(dataset, fine_tune_blocks=2, flip_prob=0.5, scst_top_p=0,
+                                             scst_bleu_weight=-1, early_stop_metric="meteor"))
     errors = response.context["form"].errors
-    assert response.status_code == 200 and {"flip_prob", "scst_top_p"} <= set(errors)
+    assert response.status_code == 200
+    assert {"flip_prob", "scst_top_p", "scst_bleu_weight", "early_stop_metric"} <= set(errors)
     assert not TrainingRun.objects.exists()
-    response = client.post(url, caption_form(dataset, flip_prob=0.5, scst_epochs=3, scst_lr=1e-5, scst_top_p=0.8))
+    response = client.post(url, caption_form(dataset, flip_prob=0.5, scst_epochs=3, scst_lr=1e-5, scst_top_p=0.8,
+                                             scst_bleu_weight=0.5, early_stop_metric="bleu4+cider"))
     assert response.status_code == 302
     params = TrainingRun.objects.get().params
     assert (params["flip_prob"], params["scst_epochs"], params["scst_lr"], params["scst_top_p"]) == (0.5, 3, 1e-5, 0.8)
+    assert (params["scst_bleu_weight"], params["early_stop_metric"]) == (0.5, "bleu4+cider")
     # Left out, they take the trainer's defaults: no mirroring, no SCST.
     TrainingRun.objects.all().delete()
     client.post(url, caption_form(dataset))
     params = TrainingRun.objects.get().params
-    assert (params["flip_prob"], params["scst_epochs"], params["scst_top_p"]) == (0.0, 0, 0.9)
+    assert (params["flip_prob"], params["scst_epochs"], params["scst_top_p"], params["scst_bleu_weight"]) == (0.0, 0, 0.9, 0.0)

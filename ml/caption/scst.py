@@ -14,6 +14,7 @@ import math
 from collections import Counter
 
 import torch
+from pycocoevalcap.bleu.bleu_scorer import BleuScorer
 
 from .decoder import AttentionDecoder
 from .vocab import Vocab, tokenize
@@ -104,12 +105,30 @@ def sample(decoder: AttentionDecoder, features: torch.Tensor, vocab: Vocab, k: i
     return torch.stack(out_tok, 1), torch.stack(out_lp, 1), torch.stack(out_mask, 1)
 
 
+def sentence_bleu4(hyps: list[list[str]], refs: list[list[list[str]]]) -> list[float]:
+    """Per-caption BLEU-4 from pycocoevalcap's scorer ("closest" reference length, as it scores
+    a corpus) -> one float per hypothesis; ``refs[i]`` are hypothesis i's tokenised references."""
+    scorer = BleuScorer(n=4)
+    for hyp, ref in zip(hyps, refs):
+        scorer += (" ".join(hyp), [" ".join(r) for r in ref])
+    _, per_sentence = scorer.compute_score(option="closest", verbose=0)
+    return [float(b) for b in per_sentence[3]]
+
+
 def scst_loss(decoder: AttentionDecoder, features: torch.Tensor, names: list[str], vocab: Vocab,
-              cider: CiderD, k: int = 5, max_len: int = 16, top_p: float = 1.0):
-    """One SCST batch -> ``(loss, mean_reward)``; the leave-one-out mean reward is the baseline."""
+              cider: CiderD, k: int = 5, max_len: int = 16, top_p: float = 1.0, bleu_weight: float = 0.0):
+    """One SCST batch -> ``(loss, mean_reward)``; the leave-one-out mean reward is the baseline.
+
+    The reward is CIDEr-D, plus ``bleu_weight`` x sentence BLEU-4 when set: CIDEr alone rewards the
+    image's distinctive words, BLEU-4 also the references' exact 4-word phrasing.
+    """
     tokens, logp, mask = sample(decoder, features, vocab, k, max_len, top_p)
     words = [vocab.decode(row) for row in tokens.tolist()]
-    rewards = torch.tensor([cider.score(w, names[i // k]) for i, w in enumerate(words)]).view(-1, k)
+    reward_list = [cider.score(w, names[i // k]) for i, w in enumerate(words)]
+    if bleu_weight:
+        bleu = sentence_bleu4(words, [cider.refs[names[i // k]] for i in range(len(words))])
+        reward_list = [r + bleu_weight * b for r, b in zip(reward_list, bleu)]
+    rewards = torch.tensor(reward_list).view(-1, k)
     baseline = (rewards.sum(1, keepdim=True) - rewards) / (k - 1)
     advantage = (rewards - baseline).view(-1, 1)
     loss = -(advantage * logp * mask).sum() / mask.sum()

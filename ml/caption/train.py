@@ -77,7 +77,7 @@ class TrainConfig:
     label_smoothing: float = 0.1
     max_epochs: int = 10
     patience: int = 3                      # epochs without val improvement before stopping
-    early_stop_metric: str = "cider"       # "cider" or "bleu4"
+    early_stop_metric: str = "cider"       # "cider", "bleu4" or "bleu4+cider" (their sum)
     val_beam: int = 3
     val_images: int = 0                    # 0 = the whole val split
     max_train_images: int = 0              # 0 = whole train split (smaller = smoke test)
@@ -95,6 +95,7 @@ class TrainConfig:
     scst_patience: int = 2
     scst_mode: str = "sample"              # "sample": sampled captions; "beam": the n-best as samples
     scst_top_p: float = 0.9                # "sample" mode: draw from the nucleus of this much probability
+    scst_bleu_weight: float = 0.0          # "sample" mode: reward = CIDEr-D + this * sentence BLEU-4
     command: str = ""                      # recorded in metrics.json
 
     def decoder_config(self, vocab_size: int) -> DecoderConfig:
@@ -196,6 +197,16 @@ def _lr_factor(step: int, total: int, cfg: TrainConfig) -> float:
         return (step + 1) / cfg.warmup_steps
     progress = min(1.0, (step - cfg.warmup_steps) / max(1, total - cfg.warmup_steps))
     return cfg.min_lr_ratio + (1 - cfg.min_lr_ratio) * 0.5 * (1 + math.cos(math.pi * progress))
+
+
+EARLY_STOP_METRICS = ("cider", "bleu4", "bleu4+cider")
+
+
+def early_stop_score(val: dict, metric: str) -> float:
+    """The number a run keeps its best model by: one val metric, or BLEU-4 + CIDEr when both matter."""
+    if metric not in EARLY_STOP_METRICS:
+        raise ValueError(f"early_stop_metric must be one of {EARLY_STOP_METRICS}, got {metric!r}")
+    return sum(val[m] for m in metric.split("+"))
 
 
 def validate(encoder, decoder, data: _Data, cfg: TrainConfig, batch: int = 100) -> dict:
@@ -428,7 +439,8 @@ class _Loop:
         inputs = self.data.encode(self.encoder, self.data.features_for(batch) if self.data.features is not None
                                   else self.data.images(batch))
         with torch.autocast("cpu", dtype=torch.bfloat16, enabled=self.bf16):
-            fn, extra = (scst_beam_loss, {}) if cfg.scst_mode == "beam" else (scst_loss, {"top_p": cfg.scst_top_p})
+            fn, extra = ((scst_beam_loss, {}) if cfg.scst_mode == "beam" else
+                         (scst_loss, {"top_p": cfg.scst_top_p, "bleu_weight": cfg.scst_bleu_weight}))
             loss, reward = fn(self.decoder, inputs, batch, self.data.vocab, self.cider,
                               k=cfg.scst_samples, max_len=cfg.max_words, **extra)
         self._backward(loss)
@@ -459,9 +471,15 @@ class _Loop:
 
         state = self.state
         if not state.get("scst_started"):
-            # Start from the best cross-entropy model, with a fresh optimizer.
-            _, best, _, _ = checkpoint.load_model(self.run / "best")
-            self.decoder.load_state_dict(best.state_dict())
+            # Start from the best cross-entropy model (or, with no cross-entropy epochs, the
+            # init_from model already in self.decoder), with a fresh optimizer.
+            if (self.run / "best" / "config.json").is_file():
+                _, best, _, _ = checkpoint.load_model(self.run / "best")
+                self.decoder.load_state_dict(best.state_dict())
+            elif self.cfg.init_from:
+                self._end_epoch("scst", 0, self.cfg.scst_epochs, [])   # the start model is the bar to beat
+            else:
+                raise ValueError("SCST needs a cross-entropy model: train some epochs or pass init_from")
             self.optimizer.state.clear()
             state.update(scst_started=True, scst_epoch=0, step_in_epoch=0, bad_epochs=0)
         self.cider = CiderD({n: self.data.captions[n] for n in self.data.train_names})
@@ -470,7 +488,7 @@ class _Loop:
         """Validate, keep the best model, log; True when early stopping triggers."""
         cfg, state = self.cfg, self.state
         val = validate(self.encoder, self.decoder, self.data, cfg)
-        score = val[cfg.early_stop_metric]
+        score = early_stop_score(val, cfg.early_stop_metric)
         improved = score > state["best"]
         label = epoch if phase == "xe" else f"scst{epoch}"
         if improved:

@@ -30,9 +30,9 @@ def _config(tmp, root, run: str, **kw):
     from ml.caption.train import TrainConfig
 
     sizes = {"embed_dim": 16, "hidden_dim": 16, "attention_dim": 16, "proj_dim": 16}
+    defaults = {"min_freq": 1, "batch_images": 3, "max_epochs": 1, "warmup_steps": 1, "val_beam": 2}
     return TrainConfig(data_dir=str(root), train_split=str(tmp / "train.txt"), val_split=str(tmp / "val.txt"),
-                       out_dir=str(tmp / run), cache_root=str(tmp / "cache"), min_freq=1, batch_images=3,
-                       max_epochs=1, warmup_steps=1, val_beam=2, **{**sizes, **kw})
+                       out_dir=str(tmp / run), cache_root=str(tmp / "cache"), **{**defaults, **sizes, **kw})
 
 
 @pytest.fixture(scope="module")
@@ -104,3 +104,28 @@ def test_bad_extra_captions_and_mismatched_start_model_are_refused(dataset, teac
         train(_config(tmp, root, "bad-extra", extra_captions=str(bad)))
     with pytest.raises(ValueError, match="decoder sizes"):
         train(_config(tmp, root, "bad-init", init_from=teacher, hidden_dim=24))
+
+
+def test_scst_only_run_starts_from_init_from_and_keeps_it_as_the_bar(dataset, teacher):
+    from ml.caption.train import train
+
+    tmp, root, _, _ = dataset
+    events = []
+    cfg = _config(tmp, root, "scst-only", init_from=teacher, max_epochs=0, scst_epochs=1, scst_lr=1e-3,
+                  scst_bleu_weight=0.5, early_stop_metric="bleu4+cider")
+    result = train(cfg, on_progress=events.append)
+    assert result["status"] == "finished"
+    epochs = [e for e in events if e["event"] == "epoch"]
+    assert [e["epoch"] for e in epochs] == [0, 1]          # the start model is validated first
+    start_score = epochs[0]["val"]["bleu4"] + epochs[0]["val"]["cider"]
+    assert epochs[0]["best"] == pytest.approx(start_score)
+    assert any(e["event"] == "step" and e.get("phase") == "scst" for e in events)
+    assert not any(e["event"] == "step" and e.get("phase") == "xe" for e in events)
+    history = [json.loads(line) for line in (tmp / "scst-only" / "history.jsonl").read_text().splitlines()]
+    assert [h["epoch"] for h in history] == ["scst0", "scst1"]
+    _, start, _, _ = load_model(teacher)
+    best = load_model(result["best_dir"])[1]
+    if result["best_epoch"] == "scst0":                    # SCST did not beat the start: the start is kept
+        assert torch.equal(best.lstm.weight_ih, start.lstm.weight_ih)
+    else:
+        assert not torch.equal(best.lstm.weight_ih, start.lstm.weight_ih)

@@ -46,12 +46,50 @@ def test_scst_cider_matches_pycocoevalcap():
     assert list(ours) == pytest.approx(list(theirs), abs=1e-6)
 
 
+def test_sentence_bleu4_is_pycocoevalcaps_per_caption_score():
+    from pycocoevalcap.bleu.bleu import Bleu
+
+    from ml.caption.scst import sentence_bleu4
+
+    refs = {"1": ["a dog runs on the green grass", "a brown dog is running"], "2": ["two kids play in the water"],
+            "3": ["a man rides a bike down the road", "a person on a bicycle"]}
+    hyps = {"1": "a brown dog is running on the grass", "2": "two kids play in the water", "3": "a red car"}
+    _, (*_, theirs) = Bleu(4).compute_score(refs, {k: [v] for k, v in hyps.items()}, verbose=0)
+    ours = sentence_bleu4([hyps[k].split() for k in refs], [[r.split() for r in refs[k]] for k in refs])
+    assert ours == pytest.approx(theirs, abs=1e-9)
+    assert ours[1] == pytest.approx(1.0) and ours[2] < 1e-3 < ours[0] < 1.0
+
+
+def test_early_stop_score_adds_bleu4_and_cider():
+    from ml.caption.train import early_stop_score
+
+    val = {"bleu4": 0.25, "cider": 0.6}
+    assert early_stop_score(val, "cider") == 0.6 and early_stop_score(val, "bleu4") == 0.25
+    assert early_stop_score(val, "bleu4+cider") == pytest.approx(0.85)
+    with pytest.raises(ValueError, match="early_stop_metric"):
+        early_stop_score(val, "meteor")
+
+
 def test_scores_perfect_and_bad():
     refs = {"1": ["a dog runs on the grass", "a brown dog is running"], "2": ["two kids play in water"]}
     perfect = score_captions(refs, {"1": "a dog runs on the grass", "2": "two kids play in water"}, meteor=False)
     bad = score_captions(refs, {"1": "an airplane", "2": "a red car"}, meteor=False)
     assert perfect["bleu1"] > 0.99 and perfect["bleu4"] > bad["bleu4"] and perfect["cider"] > bad["cider"]
     assert simple_tokenize("A dog, running!") == "a dog running"
+
+
+def test_evaluate_command_decoding_overrides(tmp_path, sample, model_dir, capsys):
+    images_dir, names, caps = sample
+    root = make_layout(tmp_path / "ds", "kaggle", images_dir, names, caps)
+    saved = tmp_path / "captions.json"
+    call_command("evaluate_captioner", "--images", str(root), "--json", "--model", str(model_dir), "--no-meteor",
+                 "--max-len", "3", "--block-ngram", "0", "--length-alpha", "0", "--save-captions", str(saved))
+    captions = json.loads(saved.read_text())
+    assert len(captions) == 5 and all(1 <= len(c.split()) <= 3 for c in captions.values())
+    for bad, message in ((["--length-alpha", "-1"], "length-alpha"), (["--block-ngram", "-2"], "block-ngram"),
+                         (["--max-len", "0"], "max-len"), (["--beam", "0"], "beam")):
+        with pytest.raises(CommandError, match=message):
+            call_command("evaluate_captioner", "--images", str(root), "--model", str(model_dir), *bad)
 
 
 @pytest.mark.parametrize("layout", ["kaggle", "flickr8k", "karpathy"])

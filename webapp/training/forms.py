@@ -130,7 +130,9 @@ class StartCaptionRunForm(forms.Form):
     label_smoothing = forms.FloatField(min_value=0, max_value=0.5, initial=0.1)
     max_epochs = forms.IntegerField(label="Epochs", min_value=1, max_value=100, initial=10)
     patience = forms.IntegerField(label="Early-stopping patience (epochs)", min_value=1, max_value=20, initial=3)
-    early_stop_metric = forms.ChoiceField(choices=[("cider", "CIDEr"), ("bleu4", "BLEU-4")], initial="cider")
+    early_stop_metric = forms.ChoiceField(choices=[("cider", "CIDEr"), ("bleu4", "BLEU-4"),
+                                                   ("bleu4+cider", "BLEU-4 + CIDEr")], initial="cider",
+                                          help_text="The validation score that picks the best epoch.")
     val_beam = forms.IntegerField(label="Beam width for validation", min_value=1, max_value=10, initial=3)
     time_budget_min = forms.FloatField(label="Time budget (minutes, 0 = none)", min_value=0, max_value=24 * 60,
                                        initial=0)
@@ -147,9 +149,13 @@ class StartCaptionRunForm(forms.Form):
     scst_top_p = forms.FloatField(label="Self-critical nucleus (top-p)", min_value=0.05, max_value=1, initial=0.9,
                                   required=False, help_text="Words are sampled from this much of the probability "
                                                             "mass; 1 samples from all of it.")
+    scst_bleu_weight = forms.FloatField(label="Self-critical BLEU-4 weight", min_value=0, max_value=10, initial=0,
+                                        required=False, help_text="Reward = CIDEr-D + this × the caption's "
+                                                                  "BLEU-4; 0 rewards CIDEr-D only.")
 
     RUN_FIELDS = ("label", "slot", "dataset")
-    OPTIONAL_DEFAULTS = {"flip_prob": 0.0, "scst_epochs": 0, "scst_lr": 2e-5, "scst_top_p": 0.9}
+    OPTIONAL_DEFAULTS = {"flip_prob": 0.0, "scst_epochs": 0, "scst_lr": 2e-5, "scst_top_p": 0.9,
+                         "scst_bleu_weight": 0.0}
 
     def clean(self):
         data = super().clean()
@@ -170,6 +176,6 @@ CAPTION_FIELDSETS = [
                  "max_words", "fine_tune_blocks", "flip_prob"]),
     ("Optimisation", ["batch_images", "lr", "encoder_lr", "grad_clip", "alpha_c", "label_smoothing", "max_epochs",
                       "patience", "early_stop_metric", "val_beam"]),
-    ("Self-critical fine-tuning (SCST)", ["scst_epochs", "scst_lr", "scst_top_p"]),
+    ("Self-critical fine-tuning (SCST)", ["scst_epochs", "scst_lr", "scst_top_p", "scst_bleu_weight"]),
     ("Machine", ["time_budget_min", "num_threads", "seed"]),
 ]

@@ -33,15 +33,22 @@ class Command(BaseCommand):
                             help="int8 decoder (auto = the model config's inference.int8_decoder)")
         parser.add_argument("--bf16-encoder", choices=["auto", "on", "off"], default="auto",
                             help="bf16 MobileNetV2 (auto = the config's inference.bf16_encoder, on native-bf16 CPUs)")
+        parser.add_argument("--length-alpha", type=float,
+                            help="beam ranking: logprob / n_tokens ** alpha (default: the model config's decode.length_alpha)")
+        parser.add_argument("--block-ngram", type=int,
+                            help="never repeat an n-gram of this size, 0 = off (default: the model config's)")
+        parser.add_argument("--max-len", type=int, help="longest caption in words (default: the model config's)")
         parser.add_argument("--no-meteor", action="store_true", help="skip METEOR (it starts a slow Java process)")
         parser.add_argument("--json", action="store_true")
 
     def handle(self, *args, **o):
+        overrides = self._decode_overrides(o)
         try:
             images_dir, refs = self._references(o)
             setting = {"auto": None, "on": True, "off": False}   # auto = what the model's config says
             captioner = Captioner.from_dir(o["model"], num_threads=o["threads"] or None, int8=setting[o["int8"]],
                                            bf16_encoder=setting[o["bf16_encoder"]])
+            captioner.decode_options.update(overrides)
             metrics = evaluate_folder(captioner, images_dir, refs, beam=o["beam"], batch_size=o["batch_size"],
                                       meteor=False if o["no_meteor"] else None)
         except (FileNotFoundError, DatasetLayoutError, CheckpointError, ImageLoadError) as exc:
@@ -54,6 +61,19 @@ class Command(BaseCommand):
         else:
             for k, v in out.items():
                 self.stdout.write(f"{k:18s} {v:.4f}" if isinstance(v, float) else f"{k:18s} {v}")
+
+    @staticmethod
+    def _decode_overrides(o) -> dict:
+        overrides = {k: o[k] for k in ("length_alpha", "block_ngram", "max_len") if o[k] is not None}
+        if overrides.get("length_alpha", 0.0) < 0:
+            raise CommandError("--length-alpha must be >= 0")
+        if overrides.get("block_ngram", 0) < 0:
+            raise CommandError("--block-ngram must be >= 0 (0 = off)")
+        if not 1 <= overrides.get("max_len", 1) <= 100:
+            raise CommandError("--max-len must be between 1 and 100")
+        if o["beam"] < 1:
+            raise CommandError("--beam must be >= 1")
+        return overrides
 
     def _references(self, o):
         images = Path(o["images"])

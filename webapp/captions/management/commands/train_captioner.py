@@ -7,7 +7,7 @@ from pathlib import Path
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
-from ml.caption.train import TrainConfig, train
+from ml.caption.train import EARLY_STOP_METRICS, TrainConfig, train
 
 
 class Command(BaseCommand):
@@ -21,7 +21,8 @@ class Command(BaseCommand):
                             help="where the best model is exported (float16) at the end")
         parser.add_argument("--epochs", type=int, default=d.max_epochs)
         parser.add_argument("--patience", type=int, default=d.patience)
-        parser.add_argument("--metric", choices=["cider", "bleu4"], default=d.early_stop_metric)
+        parser.add_argument("--metric", choices=EARLY_STOP_METRICS, default=d.early_stop_metric,
+                            help="val metric that picks the best epoch (bleu4+cider: their sum)")
         parser.add_argument("--batch-images", type=int, default=d.batch_images)
         parser.add_argument("--lr", type=float, default=d.lr)
         parser.add_argument("--hidden", type=int, default=d.hidden_dim)
@@ -52,6 +53,8 @@ class Command(BaseCommand):
         parser.add_argument("--scst-mode", choices=["beam", "sample"], default=d.scst_mode)
         parser.add_argument("--scst-top-p", type=float, default=d.scst_top_p,
                             help="sample mode: nucleus sampling (1 = the whole distribution)")
+        parser.add_argument("--scst-bleu-weight", type=float, default=d.scst_bleu_weight,
+                            help="sample mode: reward = CIDEr-D + this x sentence BLEU-4 (0 = CIDEr-D only)")
         parser.add_argument("--scst-samples", type=int, default=d.scst_samples)
         parser.add_argument("--scst-patience", type=int, default=d.scst_patience)
         parser.add_argument("--no-bf16", action="store_true", help="train in float32 (slower)")
@@ -76,6 +79,7 @@ class Command(BaseCommand):
             export_int8=not o["export_float32_decoder"],
             scst_epochs=o["scst_epochs"], scst_lr=o["scst_lr"],
             scst_mode=o["scst_mode"], scst_top_p=o["scst_top_p"], scst_samples=o["scst_samples"],
+            scst_bleu_weight=o["scst_bleu_weight"],
             scst_patience=o["scst_patience"], resume=not o["fresh"],
             command="python manage.py train_captioner " + shlex.join(sys.argv[2:]),
         )
