@@ -49,12 +49,17 @@ def _mask_logprobs(logp: torch.Tensor, seqs: list[list[int]], vocab: Vocab, t: i
         logp.fill_(float("-inf"))
         logp[:, vocab.end_id] = end
         return logp
+    rows: list[int] = []
+    cols: list[int] = []
     for r, seq in enumerate(seqs):
         if not seq:
             continue
         banned = _banned_ngram_tokens(seq, block_ngram) if block_ngram else []
         banned.append(seq[-1])
-        logp[r, banned] = float("-inf")
+        rows += [r] * len(banned)
+        cols += banned
+    if rows:
+        logp[rows, cols] = float("-inf")   # one indexing call for all beams: this runs at every step
     return logp
 
 
@@ -128,7 +133,6 @@ def beam_search(decoder: AttentionDecoder, features: torch.Tensor, vocab: Vocab,
         keep_src = src.gather(1, order).view(-1)
         keep_word = word.gather(1, order).view(-1)
         scores = top_s.gather(1, order)
-        scores = torch.where(torch.isinf(scores), torch.full_like(scores, float("-inf")), scores)
         seqs = [seqs[s] + [w] for s, w in zip(keep_src.tolist(), keep_word.tolist())]
         hist = hist_all[keep_src]
         h, c, tokens = h[keep_src], c[keep_src], keep_word
@@ -137,13 +141,16 @@ def beam_search(decoder: AttentionDecoder, features: torch.Tensor, vocab: Vocab,
 
 def _collect_finished(finished, is_end, top_s, src, seqs, hist_all, k, length_alpha, t, vocab):
     """Move ``<end>`` candidates ranked within the top k into ``finished`` (images not yet full)."""
-    rows, cols = torch.nonzero(is_end[:, :k], as_tuple=True)
-    for n, j in zip(rows.tolist(), cols.tolist()):
-        if len(finished[n]) >= k or torch.isinf(top_s[n, j]):
+    ends = is_end[:, :k].nonzero().tolist()
+    if not ends:
+        return
+    top_s, src = top_s.tolist(), src.tolist()
+    for n, j in ends:
+        logprob = top_s[n][j]
+        if len(finished[n]) >= k or logprob == float("-inf"):
             continue
-        parent = int(src[n, j])
+        parent = src[n][j]
         seq = seqs[parent]
-        logprob = float(top_s[n, j])
         finished[n].append(Hypothesis(list(seq), logprob,
                                       _normalise(logprob, len(seq) + 1, length_alpha),
                                       hist_all[parent, :len(seq)].clone()))

@@ -171,6 +171,14 @@ def test_int8_decoder_and_fused_encoder(model_dir):
     assert torch.allclose(fp32.encode(x), fp32.encoder(x), atol=1e-4)
     out = int8.caption(img, beam=3)
     assert out["beams"] and all(abs(sum(map(sum, g)) - 1) < 1e-4 for g in out["attention"])
+    # int8 weights everywhere except the tiny attention-score layer, which stays float (it is faster so).
+    assert type(int8.decoder.full_att) is torch.nn.Linear and int8.decoder.full_att.weight.dtype == torch.float32
+    assert type(int8.decoder.fc) is not torch.nn.Linear and type(int8.decoder.lstm) is not torch.nn.LSTMCell
+    feats = fp32.encode(x)
+    with torch.inference_mode():
+        logits_fp32 = fp32.decoder.step(torch.tensor([4, 5]), *fp32.decoder.prepare(feats))[0]
+        logits_int8 = int8.decoder.step(torch.tensor([4, 5]), *int8.decoder.prepare(feats))[0]
+    assert (logits_int8 - logits_fp32).abs().max() < 0.1 * logits_fp32.abs().max()
 
 
 def test_bf16_encoder_follows_config_and_cpu_and_keeps_the_features(tmp_path, monkeypatch):
