@@ -178,7 +178,7 @@ def test_int8_decoder_and_fused_encoder(model_dir):
     with torch.inference_mode():
         logits_fp32 = fp32.decoder.step(torch.tensor([4, 5]), *fp32.decoder.prepare(feats))[0]
         logits_int8 = int8.decoder.step(torch.tensor([4, 5]), *int8.decoder.prepare(feats))[0]
-    assert (logits_int8 - logits_fp32).abs().max() < 0.1 * logits_fp32.abs().max()
+    assert (logits_int8 - logits_fp32).abs().max() < 0.03 * logits_fp32.abs().max()   # measured: 0.006
 
 
 def test_bf16_encoder_follows_config_and_cpu_and_keeps_the_features(tmp_path, monkeypatch):
