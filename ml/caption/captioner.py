@@ -21,7 +21,7 @@ from ..cpu import has_native_bf16
 from .checkpoint import load_model
 from .data import preprocess
 from .decode import Hypothesis, decode
-from .decoder import AttentionDecoder, quantize_int8
+from .decoder import AttentionDecoder, TracedStep, quantize_int8
 from .encoder import GRID, Encoder
 from .vocab import Vocab
 
@@ -37,7 +37,6 @@ class Captioner:
         ``inference.bf16_encoder``, and only on CPUs with native bf16, where it is ~30% faster)."""
         self.config = config or {}
         self.encoder = encoder.eval()
-        self.trunk = encoder.inference_trunk()
         inference = self.config.get("inference", {})
         if int8 is None:
             int8 = bool(inference.get("int8_decoder", False))
@@ -45,7 +44,8 @@ class Captioner:
         if bf16_encoder is None:
             bf16_encoder = bool(inference.get("bf16_encoder", False)) and has_native_bf16()
         self.bf16_encoder = bf16_encoder
-        self.decoder = quantize_int8(decoder) if int8 else decoder.eval()
+        self.trunk = encoder.inference_trunk(bf16=bf16_encoder)
+        self.decoder = TracedStep(quantize_int8(decoder) if int8 else decoder.eval())
         self.vocab = vocab
         self.decode_options = dict(self.config.get("decode", {}))
         self.default_beam = int(self.decode_options.pop("beam", 3))

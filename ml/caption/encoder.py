@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import copy
 import hashlib
+import warnings
 from functools import lru_cache
 from importlib import resources
 from pathlib import Path
@@ -91,16 +92,22 @@ class Encoder(nn.Module):
         keep = tuple(f"features.{i}." for i in range(n_total - self.fine_tune_blocks, n_total))
         return {k: v for k, v in self.state_dict().items() if k.startswith(keep)}
 
-    def inference_trunk(self) -> nn.Module:
+    def inference_trunk(self, bf16: bool = False) -> nn.Module:
         """A copy of ``features`` for inference: BatchNorm folded into the convolutions and
-        channels_last memory (about 2x faster on CPU); same outputs up to ~1e-5.
+        channels_last memory (about 2x faster on CPU), then traced and frozen with TorchScript, which
+        lets oneDNN pre-pack the weights (~20 % faster again). ``bf16`` traces it under bf16 autocast
+        (run it under the same autocast). Float32: same outputs as ``features`` up to ~1e-5.
 
-        ``trunk(images (B, 3, 224, 224) channels_last) -> (B, 1280, 7, 7)``.
+        ``trunk(images (B, 3, 224, 224) channels_last) -> (B, 1280, 7, 7)``, any B.
         """
         from torch.fx.experimental.optimization import fuse
 
-        trunk = fuse(copy.deepcopy(self.features).eval())
-        return trunk.to(memory_format=torch.channels_last)
+        trunk = fuse(copy.deepcopy(self.features).eval()).to(memory_format=torch.channels_last)
+        example = torch.zeros(1, 3, 224, 224).contiguous(memory_format=torch.channels_last)
+        with torch.no_grad(), torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16, cache_enabled=False), \
+                warnings.catch_warnings():
+            warnings.simplefilter("ignore")   # TorchScript deprecation notice
+            return torch.jit.freeze(torch.jit.trace(trunk, example, check_trace=False))
 
     def forward(self, images: torch.Tensor) -> torch.Tensor:
         fmap = self.features(images)                   # (B, 1280, 7, 7)

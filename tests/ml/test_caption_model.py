@@ -8,7 +8,7 @@ from PIL import Image
 from ml.caption.captioner import Captioner
 from ml.caption.checkpoint import CheckpointError, load_model, save_model
 from ml.caption.decode import beam_search, decode, greedy_decode
-from ml.caption.decoder import caption_loss
+from ml.caption.decoder import AttentionDecoder, DecoderConfig, caption_loss
 from ml.caption.testing import TINY_WORDS, tiny_decoder, tiny_model_dir
 from ml.caption.vocab import Vocab
 
@@ -172,8 +172,9 @@ def test_int8_decoder_and_fused_encoder(model_dir):
     out = int8.caption(img, beam=3)
     assert out["beams"] and all(abs(sum(map(sum, g)) - 1) < 1e-4 for g in out["attention"])
     # int8 weights everywhere except the tiny attention-score layer, which stays float (it is faster so).
-    assert type(int8.decoder.full_att) is torch.nn.Linear and int8.decoder.full_att.weight.dtype == torch.float32
-    assert type(int8.decoder.fc) is not torch.nn.Linear and type(int8.decoder.lstm) is not torch.nn.LSTMCell
+    eager = int8.decoder.decoder                  # Captioner.decoder is the traced wrapper around it
+    assert type(eager.full_att) is torch.nn.Linear and eager.full_att.weight.dtype == torch.float32
+    assert type(eager.fc) is not torch.nn.Linear and type(eager.lstm) is not torch.nn.LSTMCell
     feats = fp32.encode(x)
     with torch.inference_mode():
         logits_fp32 = fp32.decoder.step(torch.tensor([4, 5]), *fp32.decoder.prepare(feats))[0]
@@ -255,3 +256,35 @@ def test_scst_nucleus_sampling_keeps_the_top_mass_only(decoder, vocab, features)
         draws.append(tokens)
         assert logp.requires_grad and tokens.shape == logp.shape == mask.shape
     assert torch.equal(draws[0], draws[1]) and torch.equal(draws[0][0::2], draws[0][1::2])
+
+
+@pytest.mark.parametrize("int8", [False, True])
+def test_traced_step_equals_the_eager_step_for_any_number_of_rows(model_dir, int8):
+    from ml.caption.decoder import TracedStep
+
+    cap = Captioner.from_dir(model_dir, warmup=False, int8=int8)
+    assert isinstance(cap.decoder, TracedStep)
+    eager = cap.decoder.decoder
+    torch.manual_seed(0)
+    with torch.inference_mode():
+        for rows in (1, 2, 3, 7):
+            state = eager.prepare(torch.rand(rows, 49, eager.cfg.feature_dim))
+            tokens = torch.randint(4, eager.cfg.vocab_size, (rows,))
+            for ours, theirs in zip(cap.decoder.step(tokens, *state), eager.step(tokens, *state)):
+                assert ours.shape == theirs.shape and torch.equal(ours, theirs)
+
+
+def test_traced_ensemble_step_equals_the_eager_one(tmp_path):
+    from ml.caption.decoder import TracedStep
+    from ml.caption.ensemble import EnsembleDecoder
+
+    torch.manual_seed(1)
+    members = [AttentionDecoder(DecoderConfig(vocab_size=30, proj_dim=16, embed_dim=16, hidden_dim=16,
+                                              attention_dim=16)).eval() for _ in range(2)]
+    ensemble = EnsembleDecoder(members).eval()
+    traced = TracedStep(ensemble)
+    with torch.inference_mode():
+        state = ensemble.prepare(torch.rand(4, 49, 1280))
+        tokens = torch.tensor([4, 5, 6, 7])
+        for ours, theirs in zip(traced.step(tokens, *state), ensemble.step(tokens, *state)):
+            assert torch.equal(ours, theirs)
