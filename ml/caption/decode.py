@@ -125,7 +125,7 @@ def beam_search(decoder: AttentionDecoder, features: torch.Tensor, vocab: Vocab,
         word = top_i % V
         is_end = (word == vocab.end_id) | torch.isinf(top_s)
         hist_all = torch.cat([hist, alpha.unsqueeze(1)], dim=1)   # (N*k, t+1, L)
-        _collect_finished(finished, is_end, top_s, src, seqs, hist_all, k, length_alpha, t, vocab)
+        _collect_finished(finished, is_end, top_s, src, seqs, hist_all, k, length_alpha)
         if all(len(f) >= k for f in finished):
             break
         # The first k non-ending candidates (in score order) continue.
@@ -139,7 +139,7 @@ def beam_search(decoder: AttentionDecoder, features: torch.Tensor, vocab: Vocab,
     return [sorted(f, key=lambda hyp: -hyp.score)[:k] for f in finished]
 
 
-def _collect_finished(finished, is_end, top_s, src, seqs, hist_all, k, length_alpha, t, vocab):
+def _collect_finished(finished, is_end, top_s, src, seqs, hist_all, k, length_alpha):
     """Move ``<end>`` candidates ranked within the top k into ``finished`` (images not yet full)."""
     ends = is_end[:, :k].nonzero().tolist()
     if not ends:

@@ -159,9 +159,8 @@ class TracedStep(nn.Module):
     def __init__(self, decoder: nn.Module):
         super().__init__()
         self.decoder = decoder.eval()
-        self.cfg = decoder.cfg
         with torch.no_grad():
-            feats, att_feats, h, c = (x.repeat(3, *([1] * (x.dim() - 1)))
+            feats, att_feats, h, c = (x.repeat_interleave(3, dim=0)     # 3 rows, as a beam of 3 has
                                       for x in decoder.prepare(torch.zeros(1, 49, decoder.cfg.feature_dim)))
             tokens = torch.tensor([1, 4, 5])
             with warnings.catch_warnings():
