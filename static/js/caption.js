@@ -123,5 +123,7 @@
       chip.addEventListener("click", () => draw(current === index ? null : index));
     });
     window.addEventListener("resize", () => draw(current));
+    // A word hovered before the photo finished loading was drawn at 0×0: draw it again at the photo's size.
+    photo.addEventListener("load", () => { if (current !== null) draw(current); });
   }
 })();

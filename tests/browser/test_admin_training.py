@@ -1,6 +1,7 @@
 """Staff retrain a model in the admin and the next-word page serves it."""
 import pytest
 from django.contrib.auth.models import User
+from playwright.sync_api import expect
 
 from ml.lm.testing import tiny_lines
 
@@ -36,7 +37,7 @@ def test_staff_upload_train_activate_and_the_demo_serves_it(live_server, celery_
 
     page.locator("#run-status").filter(has_text="succeeded").wait_for(timeout=120_000)
     assert page.locator("#run-percent").inner_text() == "100%"
-    assert page.locator("#cancel-run").is_hidden()
+    expect(page.locator("#cancel-run")).to_be_hidden()
     page.locator("#chart-loss .main-svg").first.wait_for()
     screenshot(page, "admin-training-run")
 

@@ -4,6 +4,7 @@ from pathlib import Path
 
 import pytest
 from PIL import Image
+from playwright.sync_api import expect
 
 pytestmark = [pytest.mark.browser, pytest.mark.integration, pytest.mark.django_db(transaction=True)]
 FLICKR = Path(os.environ.get("FLICKR8K_DIR", Path(__file__).resolve().parents[3] / "shared" / "data" / "flickr8k"))
@@ -32,7 +33,8 @@ def test_upload_shows_caption_beams_and_heatmap_and_permalink_works(
         live_server, celery_worker, caption_version, page, browser, screenshot, tmp_path):
     page.goto(f"{live_server.url}/caption/")
     page.set_input_files("#id_image", str(a_photo(tmp_path)))
-    assert page.locator("#preview").is_visible()
+    # The preview has a size (so counts as visible) only once the browser has decoded the chosen file.
+    expect(page.locator("#preview")).to_be_visible()
     page.click("#caption-button")
     page.wait_for_url("**/caption/*-*")
     first_word = page.locator(".word-chip").first
@@ -41,6 +43,7 @@ def test_upload_shows_caption_beams_and_heatmap_and_permalink_works(
     assert caption and "<unk>" not in caption
     assert page.locator("#beams li").count() >= 1
     assert canvas_alpha(page) == 0
+    page.wait_for_function("() => { const p = document.getElementById('photo'); return p.complete && p.naturalWidth > 0; }")
     first_word.hover()
     assert canvas_alpha(page) > 0, "hovering a word should draw its attention map"
     assert "Tiny test captioner v" in page.locator(".facts").inner_text()
