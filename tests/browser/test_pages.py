@@ -22,11 +22,15 @@ def a_photo(tmp_path):
     return path
 
 
+CANVAS_ALPHA = """() => {
+    const c = document.getElementById('heatmap');
+    if (!c.width || !c.height) return 0;
+    const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
+    let sum = 0; for (let i = 3; i < d.length; i += 4) sum += d[i]; return sum; }"""
+
+
 def canvas_alpha(page):
-    return page.evaluate("""() => {
-        const c = document.getElementById('heatmap');
-        const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
-        let sum = 0; for (let i = 3; i < d.length; i += 4) sum += d[i]; return sum; }""")
+    return page.evaluate(CANVAS_ALPHA)
 
 
 def test_upload_shows_caption_beams_and_heatmap_and_permalink_works(
@@ -43,7 +47,7 @@ def test_upload_shows_caption_beams_and_heatmap_and_permalink_works(
     assert caption and "<unk>" not in caption
     assert page.locator("#beams li").count() >= 1
     assert canvas_alpha(page) == 0
-    page.wait_for_function("() => { const p = document.getElementById('photo'); return p.complete && p.naturalWidth > 0; }")
+    page.wait_for_function("() => { const p = document.getElementById('photo'); return p.complete && p.naturalWidth; }")
     first_word.hover()
     assert canvas_alpha(page) > 0, "hovering a word should draw its attention map"
     assert "Tiny test captioner v" in page.locator(".facts").inner_text()
@@ -53,8 +57,19 @@ def test_upload_shows_caption_beams_and_heatmap_and_permalink_works(
     fresh = browser.new_context()
     try:
         other = fresh.new_page()
-        other.goto(permalink)
+        held = []
+        other.route("**/image.jpg", lambda route: held.append(route))  # the photo arrives only when the test lets it
+        other.goto(permalink, wait_until="domcontentloaded")
         assert other.locator("#caption-text").inner_text().strip() == caption
+        other.locator(".word-chip").first.hover()  # a word hovered before the photo has loaded …
+        for _ in range(250):
+            if held:
+                break
+            other.wait_for_timeout(20)
+        assert held, "the result page never asked for its photo"
+        assert canvas_alpha(other) == 0
+        held[0].continue_()
+        other.wait_for_function(f"() => ({CANVAS_ALPHA})() > 0")  # … gets its map once the photo is there
         screenshot(other, "caption-permalink-fresh-context")
     finally:
         fresh.close()
