@@ -122,8 +122,8 @@
       chip.addEventListener("focus", () => draw(index));
       chip.addEventListener("click", () => draw(current === index ? null : index));
     });
-    window.addEventListener("resize", () => draw(current));
-    // A word hovered before the photo finished loading was drawn at 0×0: draw it again at the photo's size.
-    photo.addEventListener("load", () => { if (current !== null) draw(current); });
+    // The map is drawn at the photo's size, which changes when the photo loads (a word hovered before that
+    // was drawn at 0×0) and whenever the layout does: redraw on every change.
+    new ResizeObserver(() => draw(current)).observe(photo);
   }
 })();
