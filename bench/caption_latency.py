@@ -74,7 +74,7 @@ def main() -> None:
         "median_ms": round(statistics.median(times), 1),
         "p95_ms": round(times[min(len(times) - 1, int(round(0.95 * (len(times) - 1))))], 1),
         "min_ms": round(times[0], 1), "load_s": round(load_s, 2),
-        "int8_decoder": cap.int8, "bf16_encoder": cap.bf16_encoder, "threads": torch.get_num_threads(), "cpus": os.cpu_count(), "cpu": platform.processor() or platform.machine(),
+        "int8_decoder": cap.int8, "bf16_encoder": cap.bf16_encoder, "threads": torch.get_num_threads(), "interop_threads": torch.get_num_interop_threads(), "cpus": os.cpu_count(), "cpu": platform.processor() or platform.machine(),
         "torch": torch.__version__, "caption": out["caption"],
     }
     print(json.dumps(result) if args.json else "\n".join(f"{k:10s} {v}" for k, v in result.items()))

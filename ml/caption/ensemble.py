@@ -43,7 +43,13 @@ class EnsembleDecoder(nn.Module):
         # strided views that chunk() returns, and copying the state costs far less than that.
         states = [[x.contiguous() for x in part] for part in
                   zip(feats.chunk(M, -1), att_feats.chunk(M, -1), h.chunk(M, -1), c.chunk(M, -1))]
-        outs = [m.step(tokens, *state) for m, state in zip(self.members, states)]
+        if torch.jit.is_tracing():
+            # Members are independent until their distributions are averaged, so the traced step
+            # (TracedStep) runs them on torch's inter-op threads, one per core.
+            pending = [torch.jit.fork(m.step, tokens, *state) for m, state in zip(self.members[1:], states[1:])]
+            outs = [self.members[0].step(tokens, *states[0])] + [torch.jit.wait(p) for p in pending]
+        else:
+            outs = [m.step(tokens, *state) for m, state in zip(self.members, states)]
         logprobs = torch.stack([torch.log_softmax(o[0].float(), dim=-1) for o in outs]).logsumexp(0) - math.log(M)
         alpha = torch.stack([o[1] for o in outs]).mean(0)
         return logprobs, alpha, torch.cat([o[2] for o in outs], -1), torch.cat([o[3] for o in outs], -1)

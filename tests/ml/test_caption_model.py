@@ -280,7 +280,7 @@ def test_traced_ensemble_step_equals_the_eager_one(tmp_path):
 
     torch.manual_seed(1)
     members = [AttentionDecoder(DecoderConfig(vocab_size=30, proj_dim=16, embed_dim=16, hidden_dim=16,
-                                              attention_dim=16)).eval() for _ in range(2)]
+                                              attention_dim=16)).eval() for _ in range(3)]   # 2 of them forked
     ensemble = EnsembleDecoder(members).eval()
     traced = TracedStep(ensemble)
     with torch.inference_mode():
