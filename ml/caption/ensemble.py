@@ -45,7 +45,7 @@ class EnsembleDecoder(nn.Module):
                   zip(feats.chunk(M, -1), att_feats.chunk(M, -1), h.chunk(M, -1), c.chunk(M, -1))]
         if torch.jit.is_tracing():
             # Members are independent until their distributions are averaged, so the traced step
-            # (TracedStep) runs them on torch's inter-op threads, one per core.
+            # (TracedStep) runs members 2..M on torch's inter-op threads while this thread runs the first.
             pending = [torch.jit.fork(m.step, tokens, *state) for m, state in zip(self.members[1:], states[1:])]
             outs = [self.members[0].step(tokens, *states[0])] + [torch.jit.wait(p) for p in pending]
         else:

@@ -17,8 +17,8 @@ MAX_SECONDS = 20.0
 PRESETS = {
     "vanishing": {
         "title": "Vanishing: tanh RNN vs LSTM at T = 50",
-        # 400 steps at Adam 2e-3: the LSTM learns for every seed tried (0-11) on both the AMD and the Intel
-        # dev VMs; 300 steps at the default 5e-3 learnt on AMD but for 1 of 6 seeds on Intel (float sums differ).
+        # 400 steps at Adam 2e-3: the LSTM learnt for every seed tried (0-11) on an Intel VM, where 300 steps at
+        # the default 5e-3 learnt for 1 of 6 seeds (float sums run in another order than on the AMD dev VMs).
         "config": {"cells": ["rnn_tanh", "lstm"], "distance": 50, "steps": 400, "lr": 0.002},
     },
     "exploding": {
