@@ -76,7 +76,8 @@ def register(kind, slot, label, path, config=None, metrics=None, command="", sou
 
 
 def read_manifest(directory):
-    """A checkpoint directory names itself in unroll.json: {"kind", "slot", "label"} (+ optional "default")."""
+    """A checkpoint directory names itself in unroll.json: {"kind", "slot", "label"} (+ optional "default": true,
+    the version a fresh install serves when several directories share a slot)."""
     manifest = json.loads((Path(directory) / MANIFEST_NAME).read_text())
     for key in ("kind", "slot", "label"):
         if not manifest.get(key):
@@ -92,33 +93,34 @@ def _read_json(path):
 
 
 def register_shipped_models(models_dir=None):
-    """Register every checkpoint directory under MODELS_DIR that is not registered yet.
+    """Register every checkpoint directory under MODELS_DIR that is not registered yet; return the new versions.
 
-    A slot with no active version gets the shipped one activated, so a fresh install serves at once,
-    while a version staff activated later is never overridden.
+    A slot with no active version gets a shipped one activated (the one whose manifest says "default", else
+    the first by directory name), so a fresh install serves at once, while a version staff activated later is
+    never overridden. A shipped directory whose files changed since it was registered (a new release put
+    another model at the same path) gets its row's label, config and metrics refreshed, so the admin describes
+    what the workers load.
     """
     models_dir = Path(models_dir or settings.MODELS_DIR)
-    registered = []
+    registered, shipped = [], []
     for manifest_path in sorted(models_dir.glob(f"*/{MANIFEST_NAME}")):
         directory = manifest_path.parent
         manifest = read_manifest(directory)
         relative = directory.relative_to(models_dir) if directory.is_relative_to(models_dir) else directory
+        config, metrics = _read_json(directory / "config.json"), _read_json(directory / "metrics.json")
         existing = ModelVersion.objects.filter(
             kind=manifest["kind"], slot=manifest["slot"], path=str(relative), source="shipped"
         ).first()
         if existing is None:
-            metrics = _read_json(directory / "metrics.json")
-            existing = register(
-                manifest["kind"],
-                manifest["slot"],
-                manifest["label"],
-                relative,
-                config=_read_json(directory / "config.json"),
-                metrics=metrics,
-                command=metrics.get("command", ""),
-                source="shipped",
-            )
+            existing = register(manifest["kind"], manifest["slot"], manifest["label"], relative, config=config,
+                                metrics=metrics, command=metrics.get("command", ""), source="shipped")
             registered.append(existing)
-        if active_version(existing.kind, existing.slot) is None:
-            activate(existing)
+        elif (existing.label, existing.config, existing.metrics) != (manifest["label"], config, metrics):
+            existing.label, existing.config, existing.metrics = manifest["label"], config, metrics
+            existing.command = metrics.get("command", "")
+            existing.save(update_fields=["label", "config", "metrics", "command"])
+        shipped.append((not manifest.get("default", False), existing))
+    for _, version in sorted(shipped, key=lambda item: item[0]):     # stable: defaults first, then by name
+        if active_version(version.kind, version.slot) is None:
+            activate(version)
     return registered
