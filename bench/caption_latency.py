@@ -39,6 +39,14 @@ def pick_image(arg: str | None) -> Path:
     return path
 
 
+def latency_stats(times_ms: list[float]) -> dict:
+    """``{"median_ms", "p95_ms", "min_ms"}`` of timed calls, in milliseconds, rounded to 0.1."""
+    times = sorted(times_ms)
+    return {"median_ms": round(statistics.median(times), 1),
+            "p95_ms": round(times[min(len(times) - 1, int(round(0.95 * (len(times) - 1))))], 1),
+            "min_ms": round(times[0], 1)}
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--model", default=str(REPO / "models" / "caption-flickr8k"))
@@ -68,12 +76,8 @@ def main() -> None:
         t = time.perf_counter()
         out = cap.caption(image, beam=args.beam)
         times.append((time.perf_counter() - t) * 1000)
-    times.sort()
     result = {
-        "image": str(image), "beam": args.beam, "runs": args.runs,
-        "median_ms": round(statistics.median(times), 1),
-        "p95_ms": round(times[min(len(times) - 1, int(round(0.95 * (len(times) - 1))))], 1),
-        "min_ms": round(times[0], 1), "load_s": round(load_s, 2),
+        "image": str(image), "beam": args.beam, "runs": args.runs, **latency_stats(times), "load_s": round(load_s, 2),
         "int8_decoder": cap.int8, "bf16_encoder": cap.bf16_encoder, "threads": torch.get_num_threads(), "interop_threads": torch.get_num_interop_threads(), "cpus": os.cpu_count(), "cpu": platform.processor() or platform.machine(),
         "torch": torch.__version__, "caption": out["caption"],
     }

@@ -25,7 +25,6 @@ import argparse
 import json
 import os
 import platform
-import statistics
 import sys
 import time
 from pathlib import Path
@@ -39,7 +38,7 @@ from torch import nn  # noqa: E402
 from torchvision import transforms  # noqa: E402
 from torchvision.models import mobilenet_v2  # noqa: E402
 
-from bench.caption_latency import pick_image  # noqa: E402
+from bench.caption_latency import latency_stats, pick_image  # noqa: E402
 from ml.caption.captioner import Captioner  # noqa: E402
 
 
@@ -107,13 +106,6 @@ class ReferencePipeline:
         return seqs[0].tolist()
 
 
-def _stats(times: list[float]) -> dict:
-    times = sorted(times)
-    return {"median_ms": round(statistics.median(times), 1),
-            "p95_ms": round(times[min(len(times) - 1, int(round(0.95 * (len(times) - 1))))], 1),
-            "min_ms": round(times[0], 1)}
-
-
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--model", default=str(REPO / "models" / "caption-flickr8k"))
@@ -139,7 +131,7 @@ def main() -> None:
             if i >= args.warmup:
                 timed[name].append((time.perf_counter() - t) * 1000)
     result = {"image": str(image), "beam": 3, "steps": steps, "runs": args.runs,
-              "unroll": _stats(timed["unroll"]), "reference": _stats(timed["reference"]),
+              "unroll": latency_stats(timed["unroll"]), "reference": latency_stats(timed["reference"]),
               "threads": torch.get_num_threads(), "cpus": os.cpu_count(),
               "cpu": platform.processor() or platform.machine(), "torch": torch.__version__,
               "caption": ours["caption"]}
