@@ -262,8 +262,8 @@ def _start_decoder(cfg: TrainConfig) -> tuple[AttentionDecoder, Vocab]:
     _, start, vocab, config = checkpoint.load_model(cfg.init_from)
     if not isinstance(start, AttentionDecoder):
         raise ValueError(f"{cfg.init_from}: start from a single model, not an ensemble")
-    if config["encoder"].get("fine_tune_blocks") or cfg.fine_tune_blocks:
-        raise ValueError("init_from works with the frozen encoder only (fine_tune_blocks = 0)")
+    if config["encoder"].get("fine_tune_blocks"):
+        raise ValueError(f"{cfg.init_from}: start from a model whose encoder was not fine-tuned")
     return start, vocab
 
 

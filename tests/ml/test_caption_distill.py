@@ -129,3 +129,36 @@ def test_scst_only_run_starts_from_init_from_and_keeps_it_as_the_bar(dataset, te
         assert torch.equal(best.lstm.weight_ih, start.lstm.weight_ih)
     else:
         assert not torch.equal(best.lstm.weight_ih, start.lstm.weight_ih)
+
+
+def test_scst_from_init_from_can_fine_tune_the_last_encoder_block(dataset, teacher):
+    from ml.caption.captioner import Captioner
+    from ml.caption.encoder import Encoder
+    from ml.caption.train import train
+
+    tmp, root, names, _ = dataset
+    cfg = _config(tmp, root, "scst-ft", init_from=teacher, max_epochs=0, scst_epochs=1, scst_lr=1e-3,
+                  fine_tune_blocks=1, encoder_lr=1e-1)
+    result = train(cfg)
+    assert result["status"] == "finished"
+    last = load_model(tmp / "scst-ft" / "last")
+    assert last[3]["encoder"]["fine_tune_blocks"] == 1
+    imagenet = Encoder(pretrained=True)
+    assert not torch.equal(last[0].features[18][0].weight, imagenet.features[18][0].weight)   # it trained
+    assert torch.equal(last[0].features[17].conv[0][0].weight, imagenet.features[17].conv[0][0].weight)
+    # The tuned block travels with the model: a captioner built from the directory uses it.
+    cap = Captioner.from_dir(tmp / "scst-ft" / "last", int8=False)
+    assert torch.equal(cap.encoder.features[18][0].weight, last[0].features[18][0].weight)
+    assert isinstance(cap.caption(root / "Images" / names[0])["caption"], str)
+
+
+def test_init_from_a_model_with_a_tuned_encoder_is_refused(dataset, teacher):
+    from ml.caption.train import train
+
+    tmp, root, _, _ = dataset
+    tuned = train(_config(tmp, root, "tuned", init_from=teacher, max_epochs=0, scst_epochs=1,
+                          fine_tune_blocks=1))
+    with pytest.raises(ValueError, match="not fine-tuned"):
+        train(_config(tmp, root, "from-tuned", init_from=str(tmp / "tuned" / "last"), max_epochs=0,
+                      scst_epochs=1))
+    assert tuned["status"] == "finished"
