@@ -39,9 +39,9 @@ class EnsembleDecoder(nn.Module):
 
     def step(self, tokens, feats, att_feats, h, c):
         M = len(self.members)
-        # Contiguous copies: the members' kernels (int8 ones above all) are several times slower on the
-        # strided views that chunk() returns, and copying the state costs far less than that.
-        states = [[x.contiguous() for x in part] for part in
+        # The int8 kernels are several times slower on the strided views that chunk() returns, so each
+        # member's h and c are copied (a few KB); its encoder cells (hundreds of KB) are read in place.
+        states = [(f, a, hm.contiguous(), cm.contiguous()) for f, a, hm, cm in
                   zip(feats.chunk(M, -1), att_feats.chunk(M, -1), h.chunk(M, -1), c.chunk(M, -1))]
         if torch.jit.is_tracing():
             # Members are independent until their distributions are averaged, so the traced step
@@ -50,6 +50,11 @@ class EnsembleDecoder(nn.Module):
             outs = [self.members[0].step(tokens, *states[0])] + [torch.jit.wait(p) for p in pending]
         else:
             outs = [m.step(tokens, *state) for m, state in zip(self.members, states)]
-        logprobs = torch.stack([torch.log_softmax(o[0].float(), dim=-1) for o in outs]).logsumexp(0) - math.log(M)
+        # Pairwise logaddexp, not logsumexp over a stacked (M, B, V) tensor: reducing over that outer
+        # dimension took as long as a whole decoder step.
+        logprobs = torch.log_softmax(outs[0][0].float(), dim=-1)
+        for out in outs[1:]:
+            logprobs = torch.logaddexp(logprobs, torch.log_softmax(out[0].float(), dim=-1))
+        logprobs = logprobs - math.log(M)
         alpha = torch.stack([o[1] for o in outs]).mean(0)
         return logprobs, alpha, torch.cat([o[2] for o in outs], -1), torch.cat([o[3] for o in outs], -1)
