@@ -239,3 +239,34 @@ def test_caption_form_passes_mirroring_and_self_critical_settings(client, traine
     client.post(url, caption_form(dataset))
     params = TrainingRun.objects.get().params
     assert (params["flip_prob"], params["scst_epochs"], params["scst_top_p"], params["scst_bleu_weight"]) == (0.0, 0, 0.9, 0.0)
+
+
+def test_a_caption_runs_command_reproduces_every_setting(client, trainer):
+    """The command shown for a captioner run parses with train_captioner into the run's own settings."""
+    import shlex
+
+    from webapp.captions.management.commands.train_captioner import Command, config_from_options
+    from webapp.training import services
+
+    zipped = a_zip({"captions.txt": "image,caption\na.jpg,a dog runs\nb.jpg,a cat sits\nc.jpg,a man walks\n",
+                    "Images/a.jpg": a_jpeg(), "Images/b.jpg": a_jpeg(), "Images/c.jpg": a_jpeg()})
+    dataset = services.create_dataset("photos", Dataset.Kind.CAPTIONS, SimpleUploadedFile("p.zip", zipped))
+    client.force_login(trainer)
+    form = caption_form(dataset, flip_prob=0.25, scst_epochs=3, scst_lr=1e-5, early_stop_metric="bleu4",
+                        time_budget_min=30, num_threads=2, val_beam=2, grad_clip=1.5, alpha_c=0.5, max_words=16)
+    del form["tie_weights"]                       # an unticked box
+    assert client.post(START + "?kind=caption", form).status_code == 302
+    run = TrainingRun.objects.get()
+    argv = shlex.split(services.command_for(run))
+    assert argv[:3] == ["python", "manage.py", "train_captioner"]
+    options = vars(Command().create_parser("manage.py", "train_captioner").parse_args(argv[3:]))
+    cfg = config_from_options(options)
+    for name, value in run.params.items():
+        if name == "time_budget_min":
+            assert cfg.time_budget_s == value * 60
+        else:
+            assert getattr(cfg, name) == value, name
+    assert cfg.tie_weights is False and cfg.max_epochs == 1 and cfg.early_stop_metric == "bleu4"
+    assert cfg.out_dir == run.run_dir and cfg.data_dir == run.dataset.folder
+    assert cfg.train_split.endswith("splits/train.txt") and cfg.val_split.endswith("splits/val.txt")
+    assert cfg.export_dir == str(services.caption_export_dir(run))

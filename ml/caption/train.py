@@ -78,6 +78,9 @@ class TrainConfig:
     max_epochs: int = 10
     patience: int = 3                      # epochs without val improvement before stopping
     early_stop_metric: str = "cider"       # "cider", "bleu4" or "bleu4+cider" (their sum)
+    keep: str = "best"                     # "best": keep the best val epoch, stop early; "last": a fixed
+                                           # schedule (every epoch runs, the last is kept), for a final
+                                           # model trained on the val images too, where val cannot judge
     val_beam: int = 3
     val_images: int = 0                    # 0 = the whole val split
     max_train_images: int = 0              # 0 = whole train split (smaller = smoke test)
@@ -117,6 +120,7 @@ class _Data:
             self.val_names = self.val_names[:cfg.val_images]
         if not self.train_names or not self.val_names:
             raise ValueError("empty train or val split: check the split files against the dataset")
+        self.val_seen_in_training = len(set(self.val_names) & set(self.train_names))
         self.captions = caps
         self.vocab = vocab or Vocab.build([c for n in self.train_names for c in caps[n]], cfg.min_freq)
         extra = load_extra_captions(cfg.extra_captions) if cfg.extra_captions else {}
@@ -200,6 +204,7 @@ def _lr_factor(step: int, total: int, cfg: TrainConfig) -> float:
 
 
 EARLY_STOP_METRICS = ("cider", "bleu4", "bleu4+cider")
+KEEP_CHOICES = ("best", "last")
 
 
 def early_stop_score(val: dict, metric: str) -> float:
@@ -295,6 +300,8 @@ def train(cfg: TrainConfig, on_progress: Callable[[dict], None] | None = None,
     ``should_stop()`` is checked before every step; a stop saves ``last/`` (resumable).
     Returns the final progress dict plus ``"best_dir"`` and ``"export_dir"``.
     """
+    if cfg.keep not in KEEP_CHOICES:
+        raise ValueError(f"keep must be one of {KEEP_CHOICES}, not {cfg.keep!r}")
     if cfg.num_threads:
         torch.set_num_threads(cfg.num_threads)
     _seed_everything(cfg.seed)
@@ -318,6 +325,10 @@ def train(cfg: TrainConfig, on_progress: Callable[[dict], None] | None = None,
                   "best": None, "best_epoch": None, "elapsed_s": 0.0, "best_dir": None, "export_dir": None}
         emit(result)
         return result
+    if data.val_seen_in_training:
+        emit({"event": "warning", "message": f"{data.val_seen_in_training} of {len(data.val_names)} val images "
+              "are also training images: val scores are not held-out"
+              + ("; keep='best' picks the epoch that fits them best" if cfg.keep == "best" else "")})
     decoder = AttentionDecoder(cfg.decoder_config(len(data.vocab)))
     if start is not None:
         _init_decoder(decoder, start, cfg)
@@ -489,7 +500,7 @@ class _Loop:
         cfg, state = self.cfg, self.state
         val = validate(self.encoder, self.decoder, self.data, cfg)
         score = early_stop_score(val, cfg.early_stop_metric)
-        improved = score > state["best"]
+        improved = score > state["best"] or cfg.keep == "last"
         label = epoch if phase == "xe" else f"scst{epoch}"
         if improved:
             state.update(best=score, best_epoch=label, bad_epochs=0)
@@ -511,7 +522,7 @@ class _Loop:
                    "val": val, "improved": improved, "best": state["best"], "best_epoch": state["best_epoch"],
                    "elapsed_s": round(state["elapsed_s"], 1)})
         patience = cfg.patience if phase == "xe" else cfg.scst_patience
-        return state["bad_epochs"] >= patience
+        return cfg.keep == "best" and state["bad_epochs"] >= patience
 
 
 def export_best(best_dir, export_dir, manifest: dict | None = None, extra_metrics: dict | None = None,

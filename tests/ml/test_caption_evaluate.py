@@ -257,6 +257,39 @@ def test_flip_augmentation_mirrors_features_and_swaps_left_right(tmp_path, sampl
     assert train(cfg)["status"] == "finished"
 
 
+def test_keep_last_runs_a_fixed_schedule_on_train_plus_val(tmp_path, sample):
+    """--keep last: every epoch runs and the last is kept (no early stopping, val only reported); a val
+    split that is also trained on is named in a warning."""
+    from ml.caption.checkpoint import load_model
+    from ml.caption.train import TrainConfig, train
+
+    images_dir, _, _ = sample
+    _, names, caps = sample_dataset(6)
+    root = make_layout(tmp_path / "ds", "kaggle", images_dir, names, caps)
+    (tmp_path / "trainval.txt").write_text("\n".join(names))
+    (tmp_path / "val.txt").write_text("\n".join(names[4:]))
+    cfg = TrainConfig(data_dir=str(root), train_split=str(tmp_path / "trainval.txt"),
+                      val_split=str(tmp_path / "val.txt"), out_dir=str(tmp_path / "run"),
+                      cache_root=str(tmp_path / "cache"), min_freq=1, embed_dim=16, hidden_dim=16,
+                      attention_dim=16, proj_dim=16, batch_images=3, max_epochs=3, patience=1, warmup_steps=1,
+                      val_beam=1, keep="last", scst_epochs=2, scst_patience=1, lr=3e-2, scst_lr=3e-2)
+    events = []
+    result = train(cfg, on_progress=events.append)
+    assert result["status"] == "finished"
+    warning = next(e["message"] for e in events if e["event"] == "warning" and "val" in e["message"])
+    assert "2 of 2 val images are also training images" in warning
+    epochs = [e for e in events if e["event"] == "epoch"]
+    assert [e["epoch"] for e in epochs] == [1, 2, 3, 1, 2] and all(e["improved"] for e in epochs)
+    assert result["best_epoch"] == "scst2"
+    _, kept, _, _ = load_model(result["best_dir"])
+    _, last, _, _ = load_model(tmp_path / "run" / "last")
+    assert all(torch.equal(a, b) for a, b in zip(kept.state_dict().values(), last.state_dict().values()))
+
+    cfg.keep = "newest"
+    with pytest.raises(ValueError, match="keep must be one of"):
+        train(cfg)
+
+
 def test_ensemble_captioner_command(tmp_path):
     from ml.caption.checkpoint import save_model
     from ml.caption.testing import TINY_WORDS, tiny_decoder

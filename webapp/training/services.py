@@ -87,12 +87,18 @@ def start_run(*, params, slot, label, corpus="dataset", dataset=None, user=None,
     return run
 
 
+def caption_export_dir(run) -> Path:
+    return Path(settings.VAR_DIR) / "models" / f"{run.slot}-run{run.pk}"
+
+
 def command_for(run):
     """The shell command that reproduces this run."""
     options = " ".join(f"--{key.replace('_', '-')} {shlex.quote(str(value))}" for key, value in run.params.items())
     if run.kind == "caption":
+        splits = Path(run.run_dir) / "splits"
         return (f"python manage.py train_captioner --data {shlex.quote(run.dataset.folder)} {options} "
-                f"--out {run.run_dir}")
+                f"--train-split {splits / 'train.txt'} --val-split {splits / 'val.txt'} --run-dir {run.run_dir} "
+                f"--model {caption_export_dir(run)}")
     return (f"python manage.py train_lm --corpus {shlex.quote(corpus_spec(run))} {options} "
             f"--slot {run.slot} --label {shlex.quote(run.label)} --out {run.run_dir}")
 
@@ -206,7 +212,7 @@ def run_lm_training(run, ctx):
                             "gradient-clipping norm and try again.")
     if not outcome.get("best_dir"):
         raise jobs.JobError("Training ended before any validation pass, so there is no checkpoint to keep.")
-    target = Path(settings.VAR_DIR) / "models" / f"{run.slot}-run{run.pk}"
+    target = caption_export_dir(run)
     export_model_dir(outcome["best_dir"], target, slot=run.slot, label=run.label)
     metrics = json.loads((target / "metrics.json").read_text())
     version = registry.register("lm", run.slot, run.label, target, config=json.loads((target / "config.json").read_text()),
@@ -235,7 +241,7 @@ def run_caption_training(run, ctx):
     (run_dir / "splits").mkdir(parents=True, exist_ok=True)
     for name, items in splits.items():
         (run_dir / "splits" / f"{name}.txt").write_text("\n".join(items) + "\n")
-    target = Path(settings.VAR_DIR) / "models" / f"{run.slot}-run{run.pk}"
+    target = caption_export_dir(run)
     budget_min = params.pop("time_budget_min", 0) or 0
     try:
         cfg = TrainConfig(data_dir=run.dataset.folder, train_split=str(run_dir / "splits" / "train.txt"),
