@@ -145,6 +145,9 @@ def test_shipped_splits_are_disjoint_and_sized():
     assert [len(splits[k]) for k in ("train", "val", "test")] == [6091, 500, 500]
     assert not set(splits["train"]) & set(splits["test"])
     assert not set(splits["train"]) & set(splits["val"]) and not set(splits["val"]) & set(splits["test"])
+    # The final-refit list (train_captioner --train-split ... --keep last) is train + val, never test.
+    trainval = read_split(split_file("trainval"))
+    assert sorted(trainval) == sorted(splits["train"] + splits["val"]) and not set(trainval) & set(splits["test"])
 
 
 def test_tokenize_and_vocab_threshold():
