@@ -8,14 +8,7 @@ from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
 from ml.caption.train import EARLY_STOP_METRICS, KEEP_CHOICES, TrainConfig, train
-
-
-def _bool(value: str) -> bool:
-    if value.lower() in ("1", "true", "yes", "on"):
-        return True
-    if value.lower() in ("0", "false", "no", "off"):
-        return False
-    raise ValueError(f"not a boolean: {value}")
+from webapp.core.cli import parse_bool
 
 
 def config_from_options(o: dict) -> TrainConfig:
@@ -67,7 +60,7 @@ class Command(BaseCommand):
         parser.add_argument("--attention", "--attention-dim", dest="attention", type=int, default=d.attention_dim)
         parser.add_argument("--proj", "--proj-dim", dest="proj", type=int, default=d.proj_dim)
         parser.add_argument("--dropout", type=float, default=d.dropout)
-        parser.add_argument("--tie-weights", type=_bool, default=d.tie_weights,
+        parser.add_argument("--tie-weights", type=parse_bool, default=d.tie_weights,
                             help="share the word embedding with the output layer (true/false)")
         parser.add_argument("--max-words", type=int, default=d.max_words, help="training captions are cut to this")
         parser.add_argument("--grad-clip", type=float, default=d.grad_clip)

@@ -17,14 +17,7 @@ from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
 from ml.lm.train import TrainConfig, train
-
-
-def _bool(v: str) -> bool:
-    if v.lower() in ("1", "true", "yes", "on"):
-        return True
-    if v.lower() in ("0", "false", "no", "off"):
-        return False
-    raise ValueError(f"not a boolean: {v}")
+from webapp.core.cli import parse_bool
 
 
 class Command(BaseCommand):
@@ -33,7 +26,7 @@ class Command(BaseCommand):
     def add_arguments(self, parser):
         for f in fields(TrainConfig):
             default = f.default if f.default is not MISSING else None
-            kind = _bool if f.type in (bool, "bool") else type(default)
+            kind = parse_bool if f.type in (bool, "bool") else type(default)
             parser.add_argument(f"--{f.name.replace('_', '-')}", dest=f.name, type=kind, default=None,
                                 help=f"default: {default}")
         parser.add_argument("--out", required=True, help="run directory (checkpoints, logs), e.g. var/runs/ptb-lstm")
