@@ -269,4 +269,4 @@ def test_a_caption_runs_command_reproduces_every_setting(client, trainer):
     assert cfg.tie_weights is False and cfg.max_epochs == 1 and cfg.early_stop_metric == "bleu4"
     assert cfg.out_dir == run.run_dir and cfg.data_dir == run.dataset.folder
     assert cfg.train_split.endswith("splits/train.txt") and cfg.val_split.endswith("splits/val.txt")
-    assert cfg.export_dir == str(services.caption_export_dir(run))
+    assert cfg.export_dir == str(services.export_dir_for(run))

@@ -522,7 +522,7 @@ class _Loop:
                    "val": val, "improved": improved, "best": state["best"], "best_epoch": state["best_epoch"],
                    "elapsed_s": round(state["elapsed_s"], 1)})
         patience = cfg.patience if phase == "xe" else cfg.scst_patience
-        return cfg.keep == "best" and state["bad_epochs"] >= patience
+        return state["bad_epochs"] >= patience
 
 
 def export_best(best_dir, export_dir, manifest: dict | None = None, extra_metrics: dict | None = None,

@@ -87,18 +87,24 @@ def start_run(*, params, slot, label, corpus="dataset", dataset=None, user=None,
     return run
 
 
-def caption_export_dir(run) -> Path:
+def export_dir_for(run) -> Path:
+    """Where a run's model is exported (either kind)."""
     return Path(settings.VAR_DIR) / "models" / f"{run.slot}-run{run.pk}"
+
+
+def split_file_for(run, name: str) -> Path:
+    """A captioner run's own split list ("train", "val" or "test"), written when the run starts."""
+    return Path(run.run_dir) / "splits" / f"{name}.txt"
 
 
 def command_for(run):
     """The shell command that reproduces this run."""
     options = " ".join(f"--{key.replace('_', '-')} {shlex.quote(str(value))}" for key, value in run.params.items())
     if run.kind == "caption":
-        splits = Path(run.run_dir) / "splits"
         return (f"python manage.py train_captioner --data {shlex.quote(run.dataset.folder)} {options} "
-                f"--train-split {splits / 'train.txt'} --val-split {splits / 'val.txt'} --run-dir {run.run_dir} "
-                f"--model {caption_export_dir(run)}")
+                f"--train-split {split_file_for(run, 'train')} --val-split {split_file_for(run, 'val')} "
+                f"--run-dir {run.run_dir} "
+                f"--model {export_dir_for(run)}")
     return (f"python manage.py train_lm --corpus {shlex.quote(corpus_spec(run))} {options} "
             f"--slot {run.slot} --label {shlex.quote(run.label)} --out {run.run_dir}")
 
@@ -212,7 +218,7 @@ def run_lm_training(run, ctx):
                             "gradient-clipping norm and try again.")
     if not outcome.get("best_dir"):
         raise jobs.JobError("Training ended before any validation pass, so there is no checkpoint to keep.")
-    target = caption_export_dir(run)
+    target = export_dir_for(run)
     export_model_dir(outcome["best_dir"], target, slot=run.slot, label=run.label)
     metrics = json.loads((target / "metrics.json").read_text())
     version = registry.register("lm", run.slot, run.label, target, config=json.loads((target / "config.json").read_text()),
@@ -240,12 +246,12 @@ def run_caption_training(run, ctx):
     splits = make_splits(names, n_val=held_out, n_test=held_out, seed=params.get("seed", 8))
     (run_dir / "splits").mkdir(parents=True, exist_ok=True)
     for name, items in splits.items():
-        (run_dir / "splits" / f"{name}.txt").write_text("\n".join(items) + "\n")
-    target = caption_export_dir(run)
+        split_file_for(run, name).write_text("\n".join(items) + "\n")
+    target = export_dir_for(run)
     budget_min = params.pop("time_budget_min", 0) or 0
     try:
-        cfg = TrainConfig(data_dir=run.dataset.folder, train_split=str(run_dir / "splits" / "train.txt"),
-                          val_split=str(run_dir / "splits" / "val.txt"), out_dir=str(run_dir), export_dir=str(target),
+        cfg = TrainConfig(data_dir=run.dataset.folder, train_split=str(split_file_for(run, "train")),
+                          val_split=str(split_file_for(run, "val")), out_dir=str(run_dir), export_dir=str(target),
                           cache_root=str(Path(settings.VAR_DIR) / "cache" / "caption-features"),
                           time_budget_s=budget_min * 60, command=command_for(run), **params)
     except TypeError as exc:
