@@ -3,8 +3,9 @@
 An ensemble of decoders captions better than any one of them, but it runs every member's LSTM at
 every word, which the latency budget of one upload cannot afford. Instead the ensemble (the
 teacher) captions the training images once, and a single decoder (the student) is trained on
-those captions next to the human ones (``train_captioner --extra-captions FILE``): it learns the
-teacher's consensus and decodes at the cost of one model.
+those captions next to the human ones (``train_captioner --extra-captions FILE``) or instead of them
+(``--extra-captions-only true``): it learns the teacher's consensus and decodes at the cost of one model.
+(Measured in docs/models.md: from an SCST-trained student neither beat the start model.)
 
     python -m ml.caption.distill --teacher DIR --out var/distill/captions.json [--beam 3] [--nbest 1]
 

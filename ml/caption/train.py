@@ -65,6 +65,8 @@ class TrainConfig:
                                            # swapped in its captions); needs frozen cached features
     extra_captions: str | None = None      # JSON of more training captions per image (a teacher's, from
                                            # ml.caption.distill); the vocabulary still comes from the human ones
+    extra_captions_only: bool = False      # train on those captions instead of the human ones (sequence-level
+                                           # distillation proper); images without any keep their human ones
     init_from: str | None = None           # model dir whose decoder (and vocabulary) a fresh run starts from
     # optimisation
     batch_images: int = 32                 # x5 captions per image
@@ -124,7 +126,9 @@ class _Data:
         self.captions = caps
         self.vocab = vocab or Vocab.build([c for n in self.train_names for c in caps[n]], cfg.min_freq)
         extra = load_extra_captions(cfg.extra_captions) if cfg.extra_captions else {}
-        self.encoded = {n: [self.vocab.encode(c, cfg.max_words) for c in caps[n] + extra.get(n, [])]
+        if cfg.extra_captions_only and not extra:
+            raise ValueError("extra_captions_only needs extra_captions")
+        self.encoded = {n: [self.vocab.encode(c, cfg.max_words) for c in _training_captions(caps[n], extra.get(n), cfg)]
                         for n in self.train_names}
         self.encoded_flipped = {n: [_swap_left_right(s, self.vocab) for s in seqs]
                                 for n, seqs in self.encoded.items()}
@@ -187,6 +191,12 @@ class _Data:
         else:
             inputs = self.images(names)
         return inputs, captions, lengths, index
+
+
+def _training_captions(human: list[str], extra: list[str] | None, cfg: TrainConfig) -> list[str]:
+    if not extra:
+        return human
+    return extra if cfg.extra_captions_only else human + extra
 
 
 def _swap_left_right(seq: list[int], vocab: Vocab) -> list[int]:

@@ -94,6 +94,21 @@ def test_student_trains_on_extra_captions_from_the_teacher_weights(dataset, teac
     assert load_model(result["best_dir"])[2].itos == teacher_vocab.itos
 
 
+def test_extra_captions_only_replaces_the_human_captions_where_the_teacher_has_some(dataset, teacher):
+    from ml.caption.train import _Data
+
+    tmp, root, names, caps = dataset
+    extra = tmp / "only.json"
+    teacher_caps = [caps[names[1]][0], caps[names[2]][1]]
+    extra.write_text(json.dumps({"captions": {names[0]: teacher_caps}}))
+    vocab = load_model(teacher)[2]
+    data = _Data(_config(tmp, root, "only", extra_captions=str(extra), extra_captions_only=True), vocab)
+    assert data.encoded[names[0]] == [vocab.encode(c, 20) for c in teacher_caps]
+    assert len(data.encoded[names[1]]) == len(caps[names[1]])   # no teacher caption: the human ones
+    with pytest.raises(ValueError, match="needs extra_captions"):
+        _Data(_config(tmp, root, "only-none", extra_captions_only=True), vocab)
+
+
 def test_bad_extra_captions_and_mismatched_start_model_are_refused(dataset, teacher):
     from ml.caption.train import train
 

@@ -22,7 +22,7 @@ def config_from_options(o: dict) -> TrainConfig:
         label_smoothing=o["label_smoothing"], min_freq=o["min_freq"], tie_weights=o["tie_weights"],
         max_words=o["max_words"], grad_clip=o["grad_clip"], alpha_c=o["alpha_c"], val_beam=o["val_beam"],
         fine_tune_blocks=o["fine_tune_blocks"], flip_prob=o["flip_prob"],
-        extra_captions=o["extra_captions"], init_from=o["init_from"], warmup_steps=o["warmup_steps"],
+        extra_captions=o["extra_captions"], extra_captions_only=o["extra_captions_only"], init_from=o["init_from"], warmup_steps=o["warmup_steps"],
         encoder_lr=o["encoder_lr"], max_train_images=o["max_train_images"],
         val_images=o["val_images"], time_budget_s=o["time_budget_min"] * 60,
         num_threads=o["threads"], seed=o["seed"], bf16=not o["no_bf16"],
@@ -74,6 +74,8 @@ class Command(BaseCommand):
                             help="chance a training image is seen mirrored (needs frozen features)")
         parser.add_argument("--extra-captions", default=None,
                             help="JSON of more training captions (a teacher's: python -m ml.caption.distill)")
+        parser.add_argument("--extra-captions-only", type=parse_bool, default=d.extra_captions_only,
+                            help="true: train on the --extra-captions instead of the human captions")
         parser.add_argument("--init-from", default=None,
                             help="model directory whose decoder and vocabulary a fresh run starts from")
         parser.add_argument("--warmup-steps", type=int, default=d.warmup_steps)
