@@ -128,7 +128,8 @@ class _Data:
         extra = load_extra_captions(cfg.extra_captions) if cfg.extra_captions else {}
         if cfg.extra_captions_only and not extra:
             raise ValueError("extra_captions_only needs extra_captions")
-        self.encoded = {n: [self.vocab.encode(c, cfg.max_words) for c in _training_captions(caps[n], extra.get(n), cfg)]
+        self.encoded = {n: [self.vocab.encode(c, cfg.max_words)
+                            for c in _training_captions(caps[n], extra.get(n), cfg.extra_captions_only)]
                         for n in self.train_names}
         self.encoded_flipped = {n: [_swap_left_right(s, self.vocab) for s in seqs]
                                 for n, seqs in self.encoded.items()}
@@ -193,10 +194,10 @@ class _Data:
         return inputs, captions, lengths, index
 
 
-def _training_captions(human: list[str], extra: list[str] | None, cfg: TrainConfig) -> list[str]:
+def _training_captions(human: list[str], extra: list[str] | None, extra_only: bool) -> list[str]:
     if not extra:
         return human
-    return extra if cfg.extra_captions_only else human + extra
+    return extra if extra_only else human + extra
 
 
 def _swap_left_right(seq: list[int], vocab: Vocab) -> list[int]:

@@ -103,8 +103,7 @@ def command_for(run):
     if run.kind == "caption":
         return (f"python manage.py train_captioner --data {shlex.quote(run.dataset.folder)} {options} "
                 f"--train-split {split_file_for(run, 'train')} --val-split {split_file_for(run, 'val')} "
-                f"--run-dir {run.run_dir} "
-                f"--model {export_dir_for(run)}")
+                f"--run-dir {run.run_dir} --model {export_dir_for(run)}")
     return (f"python manage.py train_lm --corpus {shlex.quote(corpus_spec(run))} {options} "
             f"--slot {run.slot} --label {shlex.quote(run.label)} --out {run.run_dir}")
 
@@ -244,9 +243,10 @@ def run_caption_training(run, ctx):
     held_out = min(500, max(1, len(names) // 10))
     params = dict(run.params)
     splits = make_splits(names, n_val=held_out, n_test=held_out, seed=params.get("seed", 8))
-    (run_dir / "splits").mkdir(parents=True, exist_ok=True)
     for name, items in splits.items():
-        split_file_for(run, name).write_text("\n".join(items) + "\n")
+        path = split_file_for(run, name)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text("\n".join(items) + "\n")
     target = export_dir_for(run)
     budget_min = params.pop("time_budget_min", 0) or 0
     try:
