@@ -75,3 +75,133 @@ def test_the_repository_ships_the_single_decoder_as_the_default_caption_model(ca
     ensemble = ModelVersion.objects.get(kind="caption", slot="flickr8k", path="caption-flickr8k-ensemble")
     assert ensemble.config["ensemble_size"] == 3 and not ensemble.is_active
     assert "active: caption:flickr8k" in capsys.readouterr().out
+
+
+def three_versions(slot="s"):
+    return [services.register("lm", slot, "Tiny GRU", f"/v{n}") for n in (1, 2, 3)]
+
+
+def test_rollback_walks_back_through_activations_instead_of_toggling():
+    """Issue #20: activate v1, v2, v3; each roll-back goes one step further back, then there is nothing left."""
+    v1, v2, v3 = three_versions()
+    for version in (v1, v2, v3):
+        services.activate(version)
+    assert services.rollback("lm", "s") == v2
+    assert services.rollback("lm", "s") == v1          # the old code toggled back to v3 here
+    assert services.active_version("lm", "s") == v1
+    assert services.rollback("lm", "s") is None        # v1 replaced nothing
+    assert services.active_version("lm", "s") == v1
+
+
+def test_rolling_back_keeps_the_target_s_own_record_of_what_it_replaced():
+    v1, v2, v3 = three_versions()
+    services.activate(v1)
+    services.activate(v2)
+    services.activate(v3)
+    services.rollback("lm", "s")
+    v2.refresh_from_db()
+    assert v2.is_active and v2.previous == v1
+    assert services.rollback_target(v2) == v1
+    v3.refresh_from_db()
+    assert services.rollback_target(v3) is None        # not serving: nothing of its to undo
+
+
+def test_activation_records_the_version_it_replaced_and_re_activation_is_a_no_op():
+    v1, v2, v3 = three_versions()
+    services.activate(v1)
+    services.activate(v3)
+    services.activate(v2)                              # activation order, not version number, decides
+    assert services.rollback("lm", "s") == v3
+    services.activate(v3)                              # already serving: must not forget it replaced v1
+    assert services.rollback_target(services.active_version("lm", "s")) == v1
+
+
+def test_other_slots_are_not_touched_by_a_rollback():
+    a1, a2, _ = three_versions("a")
+    b1, b2, _ = three_versions("b")
+    for version in (a1, a2, b1, b2):
+        services.activate(version)
+    assert services.rollback("lm", "a") == a1
+    assert services.active_version("lm", "b") == b2
+
+
+def test_the_migration_guesses_what_an_already_active_version_replaced():
+    """Versions activated before `previous` existed: the active one gets the last version activated before it."""
+    import importlib
+
+    from django.apps import apps
+    from django.utils import timezone
+
+    migration = importlib.import_module("webapp.registry.migrations.0003_modelversion_previous")
+    v1, v2, v3 = three_versions()
+    now = timezone.now()
+    ModelVersion.objects.filter(pk=v1.pk).update(activated_at=now - timezone.timedelta(hours=2))
+    ModelVersion.objects.filter(pk=v3.pk).update(activated_at=now - timezone.timedelta(hours=1))
+    ModelVersion.objects.filter(pk=v2.pk).update(activated_at=now, is_active=True)
+    migration.guess_previous_of_active_versions(apps, None)
+    v2.refresh_from_db()
+    assert v2.previous == v3
+
+
+@pytest.fixture
+def activator(client):
+    from django.contrib.auth.models import Permission, User
+
+    user = User.objects.create_user("activator", password="pw", is_staff=True)
+    user.user_permissions.set(Permission.objects.filter(codename__in=["activate_modelversion", "view_modelversion"]))
+    client.force_login(user)
+    return client
+
+
+def test_activate_and_rollback_ask_for_confirmation_before_acting(activator):
+    v1, v2, v3 = three_versions()
+    services.activate(v1)
+    services.activate(v2)
+    page = activator.get(f"/admin/registry/modelversion/{v3.pk}/activate/").content.decode()
+    assert "Activate Tiny GRU v3?" in page and "instead of Tiny GRU v2" in page and 'id="confirm-activate"' in page
+    assert services.active_version("lm", "s") == v2    # asking changed nothing
+    activator.post(f"/admin/registry/modelversion/{v3.pk}/activate/")
+    assert services.active_version("lm", "s") == v3
+
+    page = activator.get(f"/admin/registry/modelversion/{v3.pk}/change/").content.decode()
+    assert "Roll back to v2" in page
+    page = activator.get(f"/admin/registry/modelversion/{v3.pk}/rollback/").content.decode()
+    assert "Roll back “s” to Tiny GRU v2?" in page and 'id="confirm-rollback"' in page
+    assert services.active_version("lm", "s") == v3
+    activator.post(f"/admin/registry/modelversion/{v3.pk}/rollback/")
+    assert services.active_version("lm", "s") == v2
+    assert "Roll back to v1" in activator.get(f"/admin/registry/modelversion/{v2.pk}/change/").content.decode()
+
+
+def test_a_version_with_nothing_before_it_offers_no_rollback(activator):
+    (v1,) = three_versions()[:1]
+    services.activate(v1)
+    page = activator.get(f"/admin/registry/modelversion/{v1.pk}/change/").content.decode()
+    assert 'id="rollback-version"' not in page and "Nothing to roll back to" in page
+    response = activator.post(f"/admin/registry/modelversion/{v1.pk}/rollback/")
+    assert response.status_code == 302 and services.active_version("lm", "s") == v1
+
+
+def test_a_stale_rollback_from_a_version_that_no_longer_serves_changes_nothing(activator):
+    v1, v2, v3 = three_versions()
+    for version in (v1, v2, v3):
+        services.activate(version)
+    services.rollback("lm", "s")                       # someone else already rolled v3 back
+    activator.post(f"/admin/registry/modelversion/{v3.pk}/rollback/")
+    assert services.active_version("lm", "s") == v2
+
+
+def test_confirmation_pages_need_the_permission(client):
+    from django.contrib.auth.models import User
+
+    v1, v2, _ = three_versions()
+    services.activate(v1)
+    services.activate(v2)
+    client.force_login(User.objects.create_user("staff", password="pw", is_staff=True))
+    assert client.get(f"/admin/registry/modelversion/{v1.pk}/activate/").status_code == 403
+    assert client.get(f"/admin/registry/modelversion/{v2.pk}/rollback/").status_code == 403
+
+
+def test_the_admin_says_it_is_unroll_s(activator):
+    page = activator.get("/admin/").content.decode()
+    assert "Unroll admin" in page and "Django administration" not in page

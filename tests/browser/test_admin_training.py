@@ -43,6 +43,7 @@ def test_staff_upload_train_activate_and_the_demo_serves_it(live_server, celery_
 
     page.click("#version-link")
     page.click("#activate-version")
+    page.click("#confirm-activate")
     page.locator(".messagelist").filter(has_text="now serves").wait_for()
 
     page.goto(f"{live_server.url}/next-word/")

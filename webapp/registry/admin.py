@@ -7,6 +7,12 @@ from django.urls import path
 from . import services
 from .models import ModelVersion
 
+# Set here (the registry is the admin's own app) rather than in webapp/urls.py: "Django administration" tells a
+# new member of staff nothing about where they are.
+admin.site.site_header = "Unroll admin"
+admin.site.site_title = "Unroll admin"
+admin.site.index_title = "Datasets, training runs and model versions"
+
 # The metrics worth comparing, in the order shown; a version shows those it has.
 METRICS = [("valid_ppl", "Valid ppl"), ("test_ppl", "Test ppl"), ("bleu1", "BLEU-1"), ("bleu4", "BLEU-4"),
            ("cider", "CIDEr"), ("train_wall_s", "Train time (s)"), ("tokens_per_s", "Tokens/s")]
@@ -25,7 +31,7 @@ class ModelVersionAdmin(admin.ModelAdmin):
     list_display = ("label", "kind", "slot", "version", "is_active", "source", "valid_ppl", "bleu4", "created_at")
     list_filter = ("kind", "slot", "is_active", "source")
     readonly_fields = ("kind", "slot", "version", "path", "config", "metrics", "command", "source", "is_active",
-                       "created_at", "activated_at")
+                       "created_at", "activated_at", "previous")
     fields = ("label",) + readonly_fields
     actions = ["compare"]
     change_form_template = "admin/registry/modelversion/change_form.html"
@@ -57,26 +63,54 @@ class ModelVersionAdmin(admin.ModelAdmin):
             path("<int:pk>/rollback/", wrap(self.rollback_view), name="registry_modelversion_rollback"),
         ] + super().get_urls()
 
-    def _check(self, request):
-        if request.method != "POST" or not request.user.has_perm("registry.activate_modelversion"):
+    def _check_permission(self, request):
+        if not request.user.has_perm("registry.activate_modelversion"):
             raise PermissionDenied
 
+    def _confirm(self, request, version, title, question, consequence, button_id, button_text):
+        """A confirmation page in the style of Django's delete confirmation: GET asks, its form POSTs."""
+        context = {**self.admin_site.each_context(request), "title": title, "opts": self.model._meta,
+                   "original": version, "question": question, "consequence": consequence,
+                   "button_id": button_id, "button_text": button_text}
+        return TemplateResponse(request, "admin/registry/modelversion/confirm.html", context)
+
     def activate_view(self, request, pk):
-        self._check(request)
-        version = services.activate(get_object_or_404(ModelVersion, pk=pk))
+        self._check_permission(request)
+        version = get_object_or_404(ModelVersion, pk=pk)
+        if request.method != "POST":
+            current = services.active_version(version.kind, version.slot)
+            instead = f" instead of {current}" if current and current.pk != version.pk else ""
+            return self._confirm(
+                request, version, "Activate this version?", f"Activate {version}?",
+                f"It will serve slot “{version.slot}”{instead} from the workers' next job; "
+                f"jobs already running finish on the version they started with.",
+                "confirm-activate", f"Yes, activate v{version.version}")
+        services.activate(version)
         messages.success(request, f"{version} now serves “{version.slot}”. Workers use it from their next job.")
         return redirect("admin:registry_modelversion_change", pk)
 
     def rollback_view(self, request, pk):
-        self._check(request)
+        self._check_permission(request)
         version = get_object_or_404(ModelVersion, pk=pk)
-        previous = services.rollback(version.kind, version.slot)
-        if previous is None:
-            messages.warning(request, "There is no earlier active version of this slot to roll back to.")
+        target = services.rollback_target(version)
+        if target is None:
+            # Also reached from a stale page: the version no longer serves, so there is nothing of its to undo.
+            reason = ("it does not serve its slot now" if not version.is_active
+                      else "no other version served this slot before it was activated")
+            messages.warning(request, f"Nothing to roll back to from {version}: {reason}.")
             return redirect("admin:registry_modelversion_change", pk)
+        if request.method != "POST":
+            return self._confirm(
+                request, version, "Roll back this slot?", f"Roll back “{version.slot}” to {target}?",
+                f"{target} served this slot before {version} was activated; it will serve again instead of "
+                f"v{version.version} from the workers' next job.",
+                "confirm-rollback", f"Yes, roll back to v{target.version}")
+        previous = services.rollback(version.kind, version.slot)
         messages.success(request, f"Rolled back: {previous} serves “{previous.slot}” again.")
         return redirect("admin:registry_modelversion_change", previous.pk)
 
     def change_view(self, request, object_id, form_url="", extra_context=None):
-        extra = {"can_activate": request.user.has_perm("registry.activate_modelversion")}
+        version = get_object_or_404(ModelVersion, pk=object_id)
+        extra = {"can_activate": request.user.has_perm("registry.activate_modelversion"),
+                 "rollback_target": services.rollback_target(version)}
         return super().change_view(request, object_id, form_url, {**(extra_context or {}), **extra})

@@ -22,6 +22,12 @@ class ModelVersion(models.Model):
     is_active = models.BooleanField(default=False)
     created_at = models.DateTimeField(auto_now_add=True)
     activated_at = models.DateTimeField(null=True, blank=True)
+    # Kept when this version is rolled back to, so repeated roll-backs walk back through history instead of
+    # toggling between the two most recent activations.
+    previous = models.ForeignKey(
+        "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="+",
+        help_text="The version that served the slot when this one was activated; roll back re-activates it.",
+    )
 
     class Meta:
         ordering = ["kind", "slot", "-version"]

@@ -35,25 +35,47 @@ def active_version(kind, slot):
     return ModelVersion.objects.filter(kind=kind, slot=slot, is_active=True).first()
 
 
-@transaction.atomic
-def activate(version):
-    """Make `version` the one that serves its slot; the previous one stays for roll-back."""
+def _serve(version):
+    """Make `version` the one active version of its slot, now."""
     ModelVersion.objects.filter(kind=version.kind, slot=version.slot, is_active=True).exclude(pk=version.pk).update(
         is_active=False
     )
     version.is_active = True
     version.activated_at = timezone.now()
-    version.save(update_fields=["is_active", "activated_at"])
+
+
+@transaction.atomic
+def activate(version):
+    """Make `version` the one that serves its slot, remembering the version it replaces for roll-back."""
+    replaced = active_version(version.kind, version.slot)
+    if replaced is not None and replaced.pk == version.pk:
+        return version                               # already serving: its history stays as it is
+    _serve(version)
+    version.previous = replaced
+    version.save(update_fields=["is_active", "activated_at", "previous"])
     return version
+
+
+def rollback_target(version):
+    """The version a roll-back from `version` would re-activate: the one it replaced, if it serves and has one."""
+    if not version.is_active or version.previous_id is None:
+        return None
+    return version.previous
 
 
 @transaction.atomic
 def rollback(kind, slot):
-    """Re-activate the version that served the slot before the current one. Returns it, or None."""
+    """Re-activate the version that served the slot before the current one became active. Returns it, or None.
+
+    The re-activated version keeps the `previous` it recorded when it was first activated, so rolling back again
+    goes one step further back (v3 -> v2 -> v1) rather than toggling, and stops where the history starts."""
     current = active_version(kind, slot)
-    previous = (ModelVersion.objects.filter(kind=kind, slot=slot, activated_at__isnull=False)
-                .exclude(pk=getattr(current, "pk", None)).order_by("-activated_at").first())
-    return activate(previous) if previous else None
+    target = rollback_target(current) if current else None
+    if target is None:
+        return None
+    _serve(target)
+    target.save(update_fields=["is_active", "activated_at"])
+    return target
 
 
 @transaction.atomic

@@ -1,0 +1,61 @@
+"""Issue #20's admin items, as a new member of staff meets them in a real browser: a header that says where they
+are, activation and roll-back that say what they will do and ask first, readable training charts, and a start
+form that estimates the run's duration and keeps the advanced settings folded away."""
+import re
+
+import pytest
+from django.contrib.auth.models import User
+from django.core.files.uploadedfile import SimpleUploadedFile
+from playwright.sync_api import expect
+
+from ml.lm.testing import tiny_lines
+
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+
+
+def log_in(page, live_server, next_url="/admin/"):
+    User.objects.create_superuser("boss", "boss@example.com", "s3cret-pass")
+    page.goto(f"{live_server.url}/admin/login/?next={next_url}")
+    page.fill("#id_username", "boss")
+    page.fill("#id_password", "s3cret-pass")
+    page.click("input[type=submit]")
+
+
+def test_the_admin_header_says_unroll(live_server, page):
+    log_in(page, live_server)
+    expect(page.locator("#site-name")).to_have_text("Unroll admin")
+    assert "Unroll admin" in page.title()
+
+
+def test_rollback_names_its_target_asks_first_and_walks_back(live_server, page, screenshot):
+    """The issue's scenario: v1, v2, v3 activated in turn; roll back twice lands on v1, not back on v3."""
+    from webapp.registry import services
+
+    v1, v2, v3 = [services.register("lm", "tiny", "Tiny GRU", f"/v{n}") for n in (1, 2, 3)]
+    services.activate(v1)
+    services.activate(v2)
+    log_in(page, live_server, f"/admin/registry/modelversion/{v3.pk}/change/")
+
+    page.click("#activate-version")
+    expect(page.locator("#confirm-question")).to_have_text("Activate Tiny GRU v3?")
+    expect(page.locator("#confirm-consequence")).to_contain_text("instead of Tiny GRU v2")
+    assert services.active_version("lm", "tiny") == v2, "opening the confirmation must not activate"
+    screenshot(page, "admin-activate-confirmation")
+    page.click("#confirm-activate")
+    page.locator(".messagelist").filter(has_text="now serves").wait_for()
+
+    expect(page.locator("#rollback-version")).to_have_text(re.compile(r"Roll back to v2"))
+    page.click("#rollback-version")
+    expect(page.locator("#confirm-question")).to_contain_text("to Tiny GRU v2?")
+    assert services.active_version("lm", "tiny") == v3
+    page.click("#confirm-rollback")
+    page.locator(".messagelist").filter(has_text="Tiny GRU v2 serves").wait_for()
+
+    expect(page.locator("#rollback-version")).to_have_text(re.compile(r"Roll back to v1"))
+    page.click("#rollback-version")
+    page.click("#confirm-rollback")
+    page.locator(".messagelist").filter(has_text="Tiny GRU v1 serves").wait_for()
+    assert services.active_version("lm", "tiny") == v1
+
+    expect(page.locator("#rollback-version")).to_have_count(0)
+    expect(page.locator("#no-rollback")).to_contain_text("Nothing to roll back to")
