@@ -12,27 +12,58 @@
     return m ? `${m} min ${s} s` : `${s} s`;
   }
 
+  const FEW_POINTS = 20;      // below this many points a line alone is too sparse to see: draw markers too
+  const LABELLED_POINTS = 6;  // up to this many validation points each carries its value as a label
+
+  const hasValues = (values) => values.some((v) => typeof v === "number" && isFinite(v));
+  const format = (v) => (Math.abs(v) >= 100 ? v.toFixed(1) : v.toPrecision(3));
+
+  function series(x, y, name, extra) {
+    // One logged point drawn as a line is invisible; markers keep a short run's chart from looking empty.
+    return {x, y, name, mode: x.length < FEW_POINTS ? "lines+markers" : "lines", marker: {size: 6}, ...extra};
+  }
+
+  function validationSeries(x, y, name) {
+    // Measured once per epoch, so a short run has one or two values: big markers, each labelled with its value.
+    const labelled = x.length <= LABELLED_POINTS;
+    return {x, y, name, yaxis: "y2", mode: labelled ? "lines+markers+text" : "lines+markers",
+      marker: {size: 10, symbol: "diamond"}, text: labelled ? y.map(format) : undefined,
+      textposition: "top center", cliponaxis: false};
+  }
+
+  // plotly.js ignores a plain string as an axis title (it wants {text}), which left every axis unnamed.
+  const layout = (title, xTitle, yTitle, y2Title) => ({
+    title: {text: title, font: {size: 14}}, margin: {t: 36, r: 60, b: 48, l: 60},
+    xaxis: {title: {text: xTitle}}, yaxis: {title: {text: yTitle}},
+    ...(y2Title ? {yaxis2: {title: {text: y2Title}, overlaying: "y", side: "right"}} : {}),
+    legend: {orientation: "h", y: -0.3}, height: 320});
+  const CONFIG = {displayModeBar: false, responsive: true};
+
   function charts(history) {
     if (!window.Plotly) return;
     const steps = history.filter((e) => e.event === "step"), epochs = history.filter((e) => e.event === "epoch");
-    const layout = (title, y2) => ({title: {text: title, font: {size: 14}}, margin: {t: 36, r: 50, b: 40, l: 50},
-      xaxis: {title: "step"}, yaxis: {title: y2[0]}, yaxis2: {title: y2[1], overlaying: "y", side: "right"},
-      legend: {orientation: "h", y: -0.25}, height: 300});
+    if (!steps.length && !epochs.length) return;  // nothing logged yet: the empty boxes say so by their size
+    const stepX = steps.map((e) => e.step);
     // Language models report validation perplexity; captioners report BLEU-4 and CIDEr.
     const captioner = epochs.some((e) => e.val);
     const validation = captioner
-      ? {y: epochs.map((e) => e.val.cider), name: "validation CIDEr"}
-      : {y: epochs.map((e) => e.valid_ppl), name: "validation perplexity"};
-    Plotly.react($("chart-loss"), [
-      {x: steps.map((e) => e.step), y: steps.map((e) => e.loss), name: "training loss", mode: "lines"},
-      {x: epochs.map((e) => e.step), ...validation, mode: "lines+markers", yaxis: "y2"},
-    ], layout(captioner ? "Loss and CIDEr" : "Loss and perplexity", ["loss (nats)", captioner ? "CIDEr" : "perplexity"]),
-    {displayModeBar: false, responsive: true});
-    Plotly.react($("chart-grad"), [
-      {x: steps.map((e) => e.step), y: steps.map((e) => e.grad_norm), name: "gradient norm", mode: "lines"},
-      {x: steps.map((e) => e.step), y: steps.map((e) => e.tokens_per_s), name: "tokens / s", mode: "lines",
-       yaxis: "y2"},
-    ], layout("Gradient norm and speed", ["‖∇‖", "tokens/s"]), {displayModeBar: false, responsive: true});
+      ? validationSeries(epochs.map((e) => e.step), epochs.map((e) => e.val.cider), "validation CIDEr")
+      : validationSeries(epochs.map((e) => e.step), epochs.map((e) => e.valid_ppl), "validation perplexity");
+    Plotly.react($("chart-loss"), [series(stepX, steps.map((e) => e.loss), "training loss"), validation],
+      layout(captioner ? "Loss and CIDEr" : "Loss and perplexity", "training step", "training loss (nats)",
+        captioner ? "validation CIDEr" : "validation perplexity"), CONFIG);
+
+    // Captioners log no gradient norm or tokens/s; their learning rate is what changes over the steps.
+    const gradNorm = steps.map((e) => e.grad_norm), speed = steps.map((e) => e.tokens_per_s);
+    if (hasValues(gradNorm) || hasValues(speed)) {
+      Plotly.react($("chart-grad"), [
+        series(stepX, gradNorm, "gradient norm (before clipping)"),
+        series(stepX, speed, "tokens / s", {yaxis: "y2"}),
+      ], layout("Gradient norm and speed", "training step", "gradient norm ‖∇‖", "tokens / s"), CONFIG);
+    } else {
+      Plotly.react($("chart-grad"), [series(stepX, steps.map((e) => e.lr), "learning rate")],
+        layout("Learning rate", "training step", "learning rate"), CONFIG);
+    }
   }
 
   async function refresh() {

@@ -59,3 +59,34 @@ def test_rollback_names_its_target_asks_first_and_walks_back(live_server, page, 
 
     expect(page.locator("#rollback-version")).to_have_count(0)
     expect(page.locator("#no-rollback")).to_contain_text("Nothing to roll back to")
+
+
+def chart_texts(page, chart, selector):
+    return [t.strip() for t in page.locator(f"#{chart} {selector}").all_text_contents()]
+
+
+@pytest.mark.integration
+def test_a_one_epoch_run_draws_named_axes_and_a_readable_validation_point(live_server, celery_worker, page,
+                                                                          screenshot):
+    from webapp.training import services
+
+    dataset = services.create_dataset("tiny", "text", SimpleUploadedFile("c.txt", "\n".join(tiny_lines(300)).encode()))
+    params = {"cell": "gru", "emsize": 16, "nhid": 16, "nlayers": 1, "epochs": 1, "batch_size": 8, "bptt": 5,
+              "lr": 0.01, "threads": 1, "ema": 0.0}
+    run = services.start_run(params=params, slot="tiny", label="Tiny GRU", dataset=dataset)
+    log_in(page, live_server, f"/admin/training/trainingrun/{run.pk}/change/")
+    page.locator("#run-status").filter(has_text="succeeded").wait_for(timeout=120_000)
+    page.locator("#chart-loss .g-xtitle text").wait_for()
+    screenshot(page, "admin-training-one-epoch-charts")
+
+    for chart in ("chart-loss", "chart-grad"):
+        for axis in (".g-xtitle", ".g-ytitle", ".g-y2title"):
+            titles = chart_texts(page, chart, f"{axis} text")
+            assert titles and all(titles), f"{chart} has no {axis} axis title"
+    assert chart_texts(page, "chart-loss", ".g-xtitle text") == ["training step"]
+    assert chart_texts(page, "chart-loss", ".g-y2title text") == ["validation perplexity"]
+    # The single validation value is drawn as a marker carrying its value, not a lone dot with no scale.
+    labels = chart_texts(page, "chart-loss", ".textpoint text")
+    assert len(labels) == 1 and float(labels[0]) > 1
+    drawn = page.locator("#chart-loss .scatterlayer .trace .point").count()
+    assert drawn > 1, "the loss chart should draw more than the validation point"
