@@ -116,6 +116,11 @@ def manage(*args, env):
 
 def run(port, host, concurrency):
     env = dict(os.environ)
+    if host in ("0.0.0.0", "::") and "ALLOWED_HOSTS" not in env:
+        # Serving a classroom: visitors reach this machine by a name or address we cannot know in advance.
+        env["ALLOWED_HOSTS"] = "*"
+        print("[unroll] listening on every interface: any Host header is accepted (set ALLOWED_HOSTS to restrict)",
+              flush=True)
     var = VAR
     (var / "log").mkdir(parents=True, exist_ok=True)
     children = []  # (name, process), stopped in reverse order

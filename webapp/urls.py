@@ -9,3 +9,9 @@ urlpatterns = [
     path("", include("webapp.captions.urls")),
     path("", include("webapp.lab.urls")),
 ]
+
+# Friendly pages for people, JSON for /api/ (webapp/core/errors.py); used whenever DEBUG is off.
+handler400 = "webapp.core.errors.bad_request"
+handler403 = "webapp.core.errors.permission_denied"
+handler404 = "webapp.core.errors.page_not_found"
+handler500 = "webapp.core.errors.server_error"

@@ -55,6 +55,7 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
     "webapp.core.middleware.DatabaseUnavailableMiddleware",
+    "webapp.core.errors.ApiErrorsAsJsonMiddleware",
 ]
 
 ROOT_URLCONF = "webapp.urls"
@@ -150,8 +151,12 @@ RATE_LIMITS = {
     "caption": os.environ.get("RATE_LIMIT_CAPTION", "30/m"),
     "lab": os.environ.get("RATE_LIMIT_LAB", "10/m"),
 }
-# Whole request bodies above this are refused with 413 before Django reads them.
-MAX_REQUEST_BYTES = int(os.environ.get("MAX_REQUEST_BYTES", str(12 * 1024 * 1024)))
+# The one upload limit: the caption form, its JavaScript and the 413 below all state this figure.
+MAX_UPLOAD_MB = int(os.environ.get("MAX_UPLOAD_MB", "10"))
+MAX_UPLOAD_BYTES = MAX_UPLOAD_MB * 1024 * 1024
+# Whole request bodies above this are refused with 413 before Django reads them: one upload plus room for the
+# multipart framing and the small fields beside it, so a file just under the limit is never refused for them.
+MAX_REQUEST_BYTES = MAX_UPLOAD_BYTES + 64 * 1024
 
 # Job recovery: a running job's worker touches heartbeat_at every JOB_HEARTBEAT_SECONDS;
 # a job whose heartbeat is older than JOB_STALE_SECONDS belonged to a dead worker.
