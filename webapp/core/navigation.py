@@ -1,13 +1,14 @@
 """The demos the site links to; a demo whose URL is not installed yet shows as coming soon."""
 from django.urls import NoReverseMatch, reverse
 
+# (URL name, title, blurb, call to action, short title for the navigation on a phone)
 DEMOS = [
     ("captions:page", "Caption an image", "Upload a photo; a CNN encoder and an attention LSTM describe it, with the "
-     "other beams and a heatmap of where it looked for every word.", "Caption a photo"),
+     "other beams and a heatmap of where it looked for every word.", "Caption a photo", "Caption"),
     ("nextword:page", "Guess the next word", "Type a prompt and watch RNN, LSTM and GRU language models guess the next "
-     "word as you type. Peek inside the LSTM's forget, input and output gates.", "Start typing"),
+     "word as you type. Peek inside the LSTM's forget, input and output gates.", "Start typing", "Next word"),
     ("lab:page", "Gradient lab", "Train a vanilla RNN, an LSTM and a GRU on a long-range task and watch gradients "
-     "vanish or explode, and how gates, clipping and initialisation cure them.", "Run an experiment"),
+     "vanish or explode, and how gates, clipping and initialisation cure them.", "Run an experiment", "Lab"),
 ]
 
 
@@ -19,12 +20,12 @@ def _url(name):
 
 
 def demos():
-    return [{"title": t, "blurb": b, "cta": c, "url": _url(name)} for name, t, b, c in DEMOS]
+    return [{"title": t, "blurb": b, "cta": c, "short": short, "url": _url(name)} for name, t, b, c, short in DEMOS]
 
 
 def nav_links(request):
-    links = [{"title": d["title"], "url": d["url"]} for d in demos()]
+    links = [{"title": d["title"], "short": d["short"], "url": d["url"]} for d in demos()]
     history = _url("jobs:history")
     if history:
-        links.append({"title": "History", "url": history})
+        links.append({"title": "History", "short": "History", "url": history})
     return {"nav_links": [link for link in links if link["url"]]}
