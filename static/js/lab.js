@@ -57,13 +57,34 @@
     return 0.5 + perStep * c.steps * (variants * (c.distance + k.lead + 1) + sweep) * 1.05 * k.seconds_per_work;
   }
 
+  /* The cost model counts work; how many seconds that is from click to result depends on this server, so the
+     page scales it by what the last experiments here really took (S.cost.speed_factor, measured by the server). */
+  function wallSeconds(c) {
+    const seconds = estimate(c);
+    return seconds == null ? null : Math.max(1, Math.round(seconds * S.cost.speed_factor));
+  }
+
+  function estimateBasis() {
+    const n = S.cost.measured_runs;
+    return n ? `timed on the last ${n} experiment${n > 1 ? "s" : ""} on this server`
+      : "a first guess: no experiment has run on this server yet";
+  }
+
   function updateEstimate() {
     const c = settingsFromForm(), seconds = estimate(c), out = $("estimate");
     if (seconds == null) { out.textContent = ""; return; }
     const runs = c.cells.length * (1 + (c.clip ? 1 : 0) + (c.tbptt != null ? 1 : 0));
-    out.textContent = `${runs} run${runs > 1 ? "s" : ""}, about ${Math.max(1, Math.round(seconds))} s of training`;
+    out.textContent = `${runs} run${runs > 1 ? "s" : ""}, about ${wallSeconds(c)} s (${estimateBasis()})`;
+    // The limit is on the work itself (the worker enforces the same number), not on this server's speed.
     out.classList.toggle("error", seconds > S.cost.max_seconds);
-    if (seconds > S.cost.max_seconds) out.textContent += ` — over the ${S.cost.max_seconds} s limit`;
+    if (seconds > S.cost.max_seconds) out.textContent += " — over the lab's limit: shorten it";
+  }
+
+  function labelPresets() {
+    document.querySelectorAll(".preset").forEach((button) => {
+      const seconds = wallSeconds({...S.defaults, ...S.presets[button.dataset.preset].config});
+      button.querySelector(".preset-time").textContent = `about ${seconds} s`;
+    });
   }
 
   function markPreset(key) {
@@ -333,6 +354,7 @@
   });
   window.addEventListener("popstate", () => window.location.reload());
 
+  labelPresets();
   // A permalink: show its settings and its result (or follow it while it runs).
   if (S.job) {
     fillForm(S.job.input && S.job.input.config ? S.job.input.config : {});

@@ -16,13 +16,14 @@ def _page_context(request, job=None):
         payload = job_payload(job, request)
         payload["page_url"] = request.build_absolute_uri(reverse("lab:result", args=[job.pk]))
         payload["input"] = job.input
+    factor, measured_runs = services.speed_factor()
     return {
         "job": job,
         "lab_settings": {
             "presets": forms.PRESETS, "defaults": forms.DEFAULTS, "limits": forms.LIMITS,
             "cells": dict(forms.CELLS), "hidden_sizes": forms.HIDDEN_SIZES, "default_lr": forms.DEFAULT_LR,
             "cost": {"cell": forms.CELL_COST, "seconds_per_work": forms.SECONDS_PER_WORK, "lead": forms.LEAD,
-                     "max_seconds": forms.MAX_SECONDS},
+                     "max_seconds": forms.MAX_SECONDS, "speed_factor": factor, "measured_runs": measured_runs},
             "api_url": reverse("lab:api-create"),
             "job": payload,
         },
