@@ -270,3 +270,79 @@ def test_a_caption_runs_command_reproduces_every_setting(client, trainer):
     assert cfg.out_dir == run.run_dir and cfg.data_dir == run.dataset.folder
     assert cfg.train_split.endswith("splits/train.txt") and cfg.val_split.endswith("splits/val.txt")
     assert cfg.export_dir == str(services.export_dir_for(run))
+
+
+@pytest.mark.parametrize("form_class, fieldsets", [("StartRunForm", "START_FIELDSETS"),
+                                                    ("StartCaptionRunForm", "CAPTION_FIELDSETS")])
+def test_every_start_form_field_is_in_exactly_one_section(form_class, fieldsets):
+    from webapp.training import forms
+
+    names = [name for _, section, _ in getattr(forms, fieldsets) for name in section]
+    assert sorted(names) == sorted(getattr(forms, form_class)().fields)
+
+
+def test_the_start_form_folds_advanced_settings_and_opens_the_one_with_an_error(client, trainer, text_dataset):
+    client.force_login(trainer)
+    page = client.get(START).content.decode()
+    assert '<details class="module advanced-settings" id="section-optimisation">' in page   # folded: no `open`
+    assert 'id="run-estimate"' in page and "Choose the data" in page     # no dataset is chosen yet
+    page = client.post(START, run_form(text_dataset, lr=-1)).content.decode()
+    assert '<details class="module advanced-settings" id="section-optimisation" open>' in page
+    assert '<details class="module advanced-settings" id="section-machine">' in page
+
+
+def estimate(client, text_dataset, **overrides):
+    form = {**run_form(text_dataset), **overrides}
+    return client.get("/admin/training/trainingrun/start/estimate.json", form).json()
+
+
+def test_the_estimate_scales_with_epochs_and_size_and_states_its_basis(client, trainer, text_dataset):
+    client.force_login(trainer)
+    one, three = estimate(client, text_dataset, epochs=1), estimate(client, text_dataset, epochs=3)
+    assert three["seconds"] == pytest.approx(3 * one["seconds"], rel=0.01)
+    assert "× 3 epochs" in three["text"] and "no run has finished on this machine yet" in three["text"]
+    big = estimate(client, text_dataset, emsize=650, nhid=650, nlayers=2, cell="lstm")
+    assert big["seconds"] > one["seconds"]
+    ptb = estimate(client, text_dataset, corpus="ptb", dataset="", epochs=1, emsize=650, nhid=650, nlayers=2,
+                   cell="lstm")
+    assert "930k tokens × 1 epoch at ~1,021 tokens/s" in ptb["text"]   # the benchmark figure for that very size
+    assert estimate(client, text_dataset, dataset="")["seconds"] is None         # the dataset is still to choose
+    budget = estimate(client, text_dataset, corpus="ptb", epochs=10, emsize=650, nhid=650, nlayers=2, max_minutes=30)
+    assert budget["seconds"] == 30 * 60 and "30-minute time budget" in budget["text"]
+
+
+def test_the_estimate_uses_this_machine_s_finished_runs(client, trainer, text_dataset):
+    from webapp.training import services
+
+    run = services.start_run(params=run_form(text_dataset, emsize=16, nhid=16), slot="s", label="L",
+                             dataset=text_dataset)
+    run.history = [{"event": "step", "step": s, "tokens_per_s": 5000.0} for s in (10, 20, 30)]
+    run.save()
+    Job.objects.filter(pk=run.job.pk).update(status="succeeded")
+    client.force_login(trainer)
+    same = estimate(client, text_dataset, emsize=16, nhid=16, epochs=2)
+    assert f"at ~5,000 tokens/s (measured in run {run.pk} for this size)" in same["text"]
+    other = estimate(client, text_dataset, emsize=64, nhid=64, epochs=2)
+    assert f"scaled by arithmetic per token from run {run.pk}" in other["text"]
+    assert other["seconds"] > same["seconds"]
+
+
+def test_arithmetic_per_token_matches_the_benchmark_s_accounting():
+    """docs/benchmarks.md: a 64×35-token step of the 2×650 LSTM, 10k vocabulary, is ~178 GFLOP."""
+    from webapp.training.services import lm_flops_per_token
+
+    flops = lm_flops_per_token({"cell": "lstm", "emsize": 650, "nhid": 650, "nlayers": 2, "tie_weights": True},
+                               10_000)
+    assert flops * 64 * 35 == pytest.approx(178e9, rel=0.01)
+
+
+def test_caption_estimate_counts_training_images_only(client, trainer):
+    from webapp.training import services
+
+    zipped = a_zip({"captions.txt": "image,caption\na.jpg,a dog runs\nb.jpg,a cat sits\nc.jpg,a man walks\n",
+                    "Images/a.jpg": a_jpeg(), "Images/b.jpg": a_jpeg(), "Images/c.jpg": a_jpeg()})
+    dataset = services.create_dataset("photos", Dataset.Kind.CAPTIONS, SimpleUploadedFile("p.zip", zipped))
+    client.force_login(trainer)
+    form = caption_form(dataset, max_epochs=4, kind="caption")
+    answer = client.get("/admin/training/trainingrun/start/estimate.json", form).json()
+    assert "1 image × 4 epochs at ~15.0 images/s" in answer["text"] and "docs/benchmarks.md" in answer["text"]

@@ -30,6 +30,8 @@ def test_staff_upload_train_activate_and_the_demo_serves_it(live_server, celery_
     page.fill("#id_slot", "tiny-gru")
     page.select_option("#id_dataset", label="Tiny sentences")
     page.select_option("#id_cell", "gru")
+    page.click("#section-optimisation > summary")      # batch size, BPTT and learning rate are folded away
+    page.click("#section-machine > summary")
     for field, value in {"emsize": "16", "nhid": "16", "nlayers": "1", "epochs": "1", "batch_size": "8",
                          "bptt": "5", "lr": "0.01", "threads": "1"}.items():
         page.fill(f"#id_{field}", value)

@@ -90,3 +90,43 @@ def test_a_one_epoch_run_draws_named_axes_and_a_readable_validation_point(live_s
     assert len(labels) == 1 and float(labels[0]) > 1
     drawn = page.locator("#chart-loss .scatterlayer .trace .point").count()
     assert drawn > 1, "the loss chart should draw more than the validation point"
+
+
+def test_the_start_form_estimates_the_duration_and_folds_advanced_settings(live_server, page, screenshot):
+    from webapp.training import services
+
+    services.create_dataset("Tiny sentences", "text",
+                            SimpleUploadedFile("c.txt", "\n".join(tiny_lines(300)).encode()))
+    log_in(page, live_server, "/admin/training/trainingrun/start/")
+    estimate = page.locator("#run-estimate")
+    expect(estimate).to_contain_text("Choose the data")
+
+    # The essentials are on show; the advanced settings are folded until their section is opened.
+    expect(page.locator("#id_epochs")).to_be_visible()
+    expect(page.locator("#id_nhid")).to_be_visible()
+    for field in ("lr", "bptt", "dropout_emb", "threads"):
+        expect(page.locator(f"#id_{field}")).to_be_hidden()
+
+    page.select_option("#id_dataset", label="Tiny sentences")
+    expect(estimate).to_contain_text("× 10 epochs")
+    expect(estimate).to_contain_text("on this machine")
+    expect(estimate).to_contain_text("tokens/s")
+    page.fill("#id_epochs", "3")
+    expect(estimate).to_contain_text("× 3 epochs")
+    before = estimate.inner_text()
+    page.fill("#id_nhid", "650")
+    expect(estimate).not_to_have_text(before)
+    screenshot(page, "admin-start-form-estimate")
+
+    page.click("#section-optimisation > summary")
+    expect(page.locator("#id_lr")).to_be_visible()
+    expect(page.locator("#id_threads")).to_be_hidden()
+    page.fill("#id_lr", "-1")
+    page.click("#section-optimisation > summary")      # folded again before sending: the error must unfold it
+    page.fill("#id_label", "Tiny GRU")
+    page.fill("#id_slot", "tiny-gru")
+    page.click("#start-run")
+    page.locator(".errornote").wait_for()
+    expect(page.locator("#id_lr")).to_be_visible()
+    expect(page.locator(".field-lr .errorlist")).to_be_visible()
+    expect(page.locator("#id_threads")).to_be_hidden()

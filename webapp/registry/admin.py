@@ -110,7 +110,7 @@ class ModelVersionAdmin(admin.ModelAdmin):
         return redirect("admin:registry_modelversion_change", previous.pk)
 
     def change_view(self, request, object_id, form_url="", extra_context=None):
-        version = get_object_or_404(ModelVersion, pk=object_id)
+        version = self.get_object(request, object_id)          # None for a missing id: Django says so itself
         extra = {"can_activate": request.user.has_perm("registry.activate_modelversion"),
-                 "rollback_target": services.rollback_target(version)}
+                 "rollback_target": version and services.rollback_target(version)}
         return super().change_view(request, object_id, form_url, {**(extra_context or {}), **extra})

@@ -9,7 +9,7 @@ from django.utils.html import format_html
 from webapp.jobs import services as jobs
 
 from . import services
-from .forms import CAPTION_FIELDSETS, DatasetForm, StartCaptionRunForm, StartRunForm
+from .forms import CAPTION_FIELDSETS, START_FIELDSETS, DatasetForm, StartCaptionRunForm, StartRunForm, form_sections
 from .models import Dataset, TrainingRun
 
 
@@ -78,6 +78,7 @@ class TrainingRunAdmin(admin.ModelAdmin):
         wrap = self.admin_site.admin_view
         return [
             path("start/", wrap(self.start_view), name="training_trainingrun_start"),
+            path("start/estimate.json", wrap(self.estimate_view), name="training_trainingrun_estimate"),
             path("<int:run_id>/progress.json", wrap(self.progress_view), name="training_trainingrun_progress"),
             path("<int:run_id>/cancel/", wrap(self.cancel_view), name="training_trainingrun_cancel"),
         ] + super().get_urls()
@@ -85,11 +86,25 @@ class TrainingRunAdmin(admin.ModelAdmin):
     def add_view(self, request, form_url="", extra_context=None):
         return redirect("admin:training_trainingrun_start")
 
+    @staticmethod
+    def _start_form(request, data):
+        kind = "caption" if request.GET.get("kind") == "caption" else "lm"
+        return kind, (StartCaptionRunForm if kind == "caption" else StartRunForm)(data)
+
+    @staticmethod
+    def _estimate(kind, form):
+        """Estimate from whatever the form holds: the values that validate, the defaults of an unsent form."""
+        if form.is_bound:
+            form.is_valid()
+            values = form.cleaned_data
+        else:
+            values = {name: form.get_initial_for_field(field, name) for name, field in form.fields.items()}
+        return services.estimate_duration(kind, values)
+
     def start_view(self, request):
         if not self.has_add_permission(request):
             raise PermissionDenied
-        kind = "caption" if request.GET.get("kind") == "caption" else "lm"
-        form = (StartCaptionRunForm if kind == "caption" else StartRunForm)(request.POST or None)
+        kind, form = self._start_form(request, request.POST or None)
         if request.method == "POST" and form.is_valid():
             data = form.cleaned_data
             run = services.start_run(params=form.params(), slot=data["slot"], label=data["label"],
@@ -98,9 +113,17 @@ class TrainingRunAdmin(admin.ModelAdmin):
             messages.success(request, f"Training run “{run.label}” is queued on the training queue.")
             return redirect("admin:training_trainingrun_change", run.pk)
         title = "Train an image captioner" if kind == "caption" else "Train a language model"
+        sections = form_sections(form, CAPTION_FIELDSETS if kind == "caption" else START_FIELDSETS)
         context = {**self.admin_site.each_context(request), "title": title, "form": form, "kind": kind,
-                   "opts": self.model._meta, "fieldsets": CAPTION_FIELDSETS if kind == "caption" else START_FIELDSETS}
+                   "opts": self.model._meta, "sections": sections, "estimate": self._estimate(kind, form)}
         return TemplateResponse(request, "admin/training/trainingrun/start.html", context)
+
+    def estimate_view(self, request):
+        """The start form's estimate, asked again by its script whenever a value changes (GET: the form's values)."""
+        if not self.has_add_permission(request):
+            raise PermissionDenied
+        kind, form = self._start_form(request, request.GET)
+        return JsonResponse(self._estimate(kind, form))
 
     def progress_view(self, request, run_id):
         if not self.has_view_permission(request):
@@ -130,13 +153,3 @@ class TrainingRunAdmin(admin.ModelAdmin):
         extra = {"run": run, "can_cancel": self.has_add_permission(request) and not run.job.is_finished,
                  "command": services.command_for(run)}
         return super().change_view(request, object_id, form_url, {**(extra_context or {}), **extra})
-
-
-START_FIELDSETS = [
-    ("What to train", ["label", "slot", "corpus", "dataset"]),
-    ("Network", ["cell", "emsize", "nhid", "nlayers", "tie_weights", "init",
-                 "dropout_emb", "dropout_hid", "dropout_out", "dropout_weight"]),
-    ("Optimisation", ["bptt", "clip", "optimizer", "lr", "schedule", "lr_decay", "warmup_steps", "weight_decay",
-                      "ema", "batch_size", "epochs", "patience", "validate_every", "target_ppl"]),
-    ("Machine", ["max_minutes", "bf16", "threads", "seed"]),
-]

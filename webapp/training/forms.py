@@ -170,12 +170,41 @@ class StartCaptionRunForm(forms.Form):
         return {k: v for k, v in self.cleaned_data.items() if k not in self.RUN_FIELDS}
 
 
-CAPTION_FIELDSETS = [
-    ("What to train", ["label", "slot", "dataset"]),
-    ("Network", ["embed_dim", "hidden_dim", "attention_dim", "proj_dim", "dropout", "tie_weights", "min_freq",
-                 "max_words", "fine_tune_blocks", "flip_prob"]),
-    ("Optimisation", ["batch_images", "lr", "encoder_lr", "grad_clip", "alpha_c", "label_smoothing", "max_epochs",
-                      "patience", "early_stop_metric", "val_beam"]),
-    ("Self-critical fine-tuning (SCST)", ["scst_epochs", "scst_lr", "scst_top_p", "scst_bleu_weight"]),
-    ("Machine", ["time_budget_min", "num_threads", "seed"]),
+# The start forms show what most runs change (data, size, epochs, time budget) and fold the rest into
+# "Advanced" sections: (title, field names, folded). A folded section opens by itself when one of its fields has
+# an error, so an error is never hidden.
+START_FIELDSETS = [
+    ("What to train", ["label", "slot", "corpus", "dataset"], False),
+    ("Network and length", ["cell", "emsize", "nhid", "nlayers", "epochs", "max_minutes"], False),
+    ("Advanced: optimisation", ["batch_size", "lr", "optimizer", "schedule", "lr_decay", "warmup_steps", "bptt",
+                                "clip", "ema", "patience", "validate_every", "target_ppl"], True),
+    ("Advanced: regularisation", ["dropout_emb", "dropout_hid", "dropout_out", "dropout_weight", "weight_decay"],
+     True),
+    ("Advanced: architecture details", ["tie_weights", "init"], True),
+    ("Advanced: machine", ["threads", "bf16", "seed"], True),
 ]
+
+CAPTION_FIELDSETS = [
+    ("What to train", ["label", "slot", "dataset"], False),
+    ("Network and length", ["embed_dim", "hidden_dim", "max_epochs", "time_budget_min"], False),
+    ("Advanced: optimisation", ["batch_images", "lr", "encoder_lr", "grad_clip", "patience", "early_stop_metric",
+                                "val_beam"], True),
+    ("Advanced: regularisation", ["dropout", "label_smoothing", "alpha_c", "flip_prob"], True),
+    ("Advanced: architecture details", ["attention_dim", "proj_dim", "tie_weights", "min_freq", "max_words",
+                                        "fine_tune_blocks"], True),
+    ("Advanced: self-critical fine-tuning (SCST)", ["scst_epochs", "scst_lr", "scst_top_p", "scst_bleu_weight"],
+     True),
+    ("Advanced: machine", ["num_threads", "seed"], True),
+]
+
+
+def form_sections(form, fieldsets):
+    """The template's view of a start form: each section's bound fields, and whether it is shown open."""
+    sections = []
+    for title, names, folded in fieldsets:
+        fields = [form[name] for name in names]
+        has_errors = form.is_bound and any(field.errors for field in fields)
+        slug = title.split(":")[-1].strip().split(" ")[0].lower()
+        sections.append({"title": title, "fields": fields, "folded": folded, "open": not folded or has_errors,
+                         "id": f"section-{slug}"})
+    return sections

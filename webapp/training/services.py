@@ -2,6 +2,7 @@
 run into a registered (not yet active) model version."""
 import json
 import logging
+import math
 import shlex
 import time
 from pathlib import Path
@@ -271,3 +272,175 @@ def run_caption_training(run, ctx):
     TrainingRun.objects.filter(pk=run.pk).update(model_version=version)
     return {"status": outcome["status"], "best": outcome["best"], "epochs": outcome["epoch"],
             "train_wall_s": outcome["elapsed_s"], "model_version": version.as_dict()}
+
+
+# --- How long will a run take? -------------------------------------------------------------------------------
+# The start form shows an estimate before anything is queued: the training tokens (or images) per epoch × epochs
+# ÷ a throughput, measured from this machine's own finished runs where there are any, else a documented
+# benchmark figure. Each estimate says which of the two it rests on.
+
+PTB_TRAIN_TOKENS = 929_589                  # the standard Mikolov training split, <eos> included
+# Shakespeare is split 90/5/5 by lines; its 64,890 validation tokens (models/lm-shakespeare-lstm/metrics.json)
+# are 5 %, so the training split is about 18 times that.
+SHAKESPEARE_TRAIN_TOKENS = 18 * 64_890
+TEXT_TRAIN_FRACTION = 0.9                   # ml.lm.corpus.text_file: first 90 % of lines train
+MAX_VOCAB = 10_000                          # ml.lm.corpus caps every vocabulary at this size
+GATES = {"lstm": 4, "gru": 3, "rnn_tanh": 1, "rnn_relu": 1}
+
+# Without a finished run on this machine: docs/benchmarks.md, machine B (AVX2, float32, idle), where
+# bench/lm_train_speed.py measured 1,021 tokens/s for the 2×650 LSTM, 10k vocabulary, batch 64. Per token that
+# model costs 79.6 MFLOP (lm_flops_per_token), so the CPU delivered ~81 GFLOP/s of training arithmetic.
+BENCH_LM_TOKENS_PER_S = 1_021
+BENCH_LM_MODEL = {"cell": "lstm", "emsize": 650, "nhid": 650, "nlayers": 2, "tie_weights": True}
+# Small models are bound by per-step overhead rather than arithmetic: never promise more than the fastest
+# small-model training docs/benchmarks.md reports (vanilla RNN 2×256, 12,738 tokens/s).
+BENCH_LM_MAX_TOKENS_PER_S = 12_738
+# docs/benchmarks.md, captioner: ~3.3 min per epoch of 6,091 images with bf16 on cached features, float32 ~2×
+# slower: about 15 images/s for the 512-wide decoder.
+BENCH_CAPTION_IMAGES_PER_S = 15.0
+RECENT_RUNS = 20                            # how far back to look for measured throughput
+
+
+def lm_flops_per_token(params, vocabulary):
+    """Training arithmetic per token (forward + backward ≈ 3× the forward multiply-adds ×2): the recurrent
+    layers' gate matrices plus the output softmax, which dominate an RNN language model's cost."""
+    gates = GATES.get(params.get("cell"), 4)
+    emsize, nhid, nlayers = int(params.get("emsize") or 0), int(params.get("nhid") or 0), int(params.get("nlayers") or 1)
+    tied = params.get("tie_weights", True)
+    flops = 0
+    for layer in range(nlayers):
+        inputs = emsize if layer == 0 else nhid
+        outputs = emsize if (tied and layer == nlayers - 1) else nhid     # ml.lm.model: a tied last layer
+        flops += gates * (inputs + outputs) * outputs
+    flops += (emsize if tied else nhid) * vocabulary                      # the decoder
+    return 6 * flops
+
+
+def lm_corpus_size(corpus, dataset):
+    """(training tokens per epoch, vocabulary) of a corpus choice, or None when a dataset is still to be chosen."""
+    if corpus == "ptb":
+        return PTB_TRAIN_TOKENS, MAX_VOCAB
+    if corpus == "shakespeare":
+        return SHAKESPEARE_TRAIN_TOKENS, MAX_VOCAB
+    report = (dataset.report or {}) if dataset else {}
+    if not report.get("tokens"):
+        return None
+    tokens = (report["tokens"] + report.get("lines", 0)) * TEXT_TRAIN_FRACTION    # + one <eos> per line
+    return int(tokens), min(report.get("vocabulary", MAX_VOCAB), MAX_VOCAB) + 2   # + <eos>, <unk>
+
+
+def caption_train_images(dataset):
+    """Images trained on per epoch: run_caption_training holds out validation and test images first."""
+    images = ((dataset.report or {}).get("images") or 0) if dataset else 0
+    held_out = min(500, max(1, images // 10))
+    return max(0, images - 2 * held_out)
+
+
+def _median(values):
+    values = sorted(v for v in values if isinstance(v, (int, float)) and v > 0)
+    return values[len(values) // 2] if values else None
+
+
+def recent_finished_runs(kind):
+    return (TrainingRun.objects.filter(kind=kind, job__status="succeeded").select_related("dataset")
+            .order_by("-job__finished_at", "-pk")[:RECENT_RUNS])
+
+
+def measured_run_speed(run):
+    """A finished run's training speed from its own log: tokens/s (language model) or images/s (captioner)."""
+    if run.kind == "lm":
+        return _median(e.get("tokens_per_s") for e in run.history if e.get("event") == "step")
+    last = next((e for e in reversed(run.history) if e.get("event") == "epoch" and e.get("elapsed_s")), None)
+    batch = run.params.get("batch_images")
+    return last["step"] * batch / last["elapsed_s"] if last and batch and last.get("step") else None
+
+
+def describe_size(params):
+    cells = {"lstm": "LSTM", "gru": "GRU", "rnn_tanh": "RNN", "rnn_relu": "RNN"}
+    return f"{cells.get(params.get('cell'), params.get('cell'))} {params.get('nlayers')}×{params.get('nhid')}"
+
+
+def lm_tokens_per_s(params, vocabulary):
+    """(tokens/s, where the figure comes from) for a language model of this size on this machine."""
+    target = lm_flops_per_token(params, vocabulary)
+    best = None
+    for run in recent_finished_runs("lm"):
+        size = lm_corpus_size(run.corpus, run.dataset)
+        speed = measured_run_speed(run)
+        if not size or not speed:
+            continue
+        ratio = lm_flops_per_token(run.params, size[1]) / target
+        # The nearest size in arithmetic needs the least scaling, and so is the least wrong.
+        if best is None or abs(math.log(ratio)) < abs(math.log(best[1])):
+            best = (run, ratio, speed)
+    if best:
+        run, ratio, speed = best
+        if abs(ratio - 1) < 0.01:
+            return speed, f"measured in run {run.pk} for this size"
+        return speed * ratio, (f"scaled by arithmetic per token from run {run.pk} ({describe_size(run.params)}, "
+                               f"{speed:,.0f} tokens/s), so rough")
+    bench_flops_per_s = BENCH_LM_TOKENS_PER_S * lm_flops_per_token(BENCH_LM_MODEL, MAX_VOCAB)
+    speed = min(bench_flops_per_s / target, BENCH_LM_MAX_TOKENS_PER_S)
+    return speed, ("no run has finished on this machine yet: scaled from the 1,021 tokens/s docs/benchmarks.md "
+                   "measured for LSTM 2×650 on a 2-core AVX2 VM, so rough")
+
+
+def caption_images_per_s(params):
+    runs = [(run, measured_run_speed(run)) for run in recent_finished_runs("caption")]
+    runs = [(run, speed) for run, speed in runs if speed]
+    if runs:
+        hidden = params.get("hidden_dim")
+        run, speed = min(runs, key=lambda item: abs(math.log((item[0].params.get("hidden_dim") or 1) / (hidden or 1))))
+        same = run.params.get("hidden_dim") == hidden
+        return speed, (f"measured in run {run.pk}" + (" for this size" if same else
+                       f" (hidden size {run.params.get('hidden_dim')}, not {hidden}, so rough)"))
+    return BENCH_CAPTION_IMAGES_PER_S, ("no captioner run has finished on this machine yet: the 512-wide "
+                                        "decoder's float32 pace in docs/benchmarks.md, so rough")
+
+
+def _minutes(seconds):
+    if seconds < 90:
+        return f"{max(1, round(seconds))} s"
+    if seconds < 90 * 60:
+        return f"{round(seconds / 60)} min"
+    return f"{seconds / 3600:.1f} h"
+
+
+def _count(n):
+    if n >= 1_000_000:
+        return f"{n / 1_000_000:.2f}M"
+    return f"{n / 1000:.0f}k" if n >= 10_000 else f"{n:,}"
+
+
+def _plural(n, noun):
+    return f"{_count(n)} {noun}{'' if n == 1 else 's'}"
+
+
+def estimate_duration(kind, values):
+    """What the start form says before a run is queued: {"seconds", "text"} from the form's cleaned values
+    (`seconds` is None when a value the estimate needs is missing)."""
+    if kind == "caption":
+        images = caption_train_images(values.get("dataset"))
+        epochs = (values.get("max_epochs") or 0) + (values.get("scst_epochs") or 0)
+        if not images or not epochs:
+            return {"seconds": None, "text": "Choose a caption dataset and the epochs to see an estimate."}
+        speed, basis = caption_images_per_s(values)
+        seconds = images * epochs / speed
+        amount = f"{_plural(images, 'image')} × {_plural(epochs, 'epoch')} at ~{speed:.1f} images/s"
+        budget = values.get("time_budget_min") or 0
+    else:
+        size = lm_corpus_size(values.get("corpus"), values.get("dataset"))
+        epochs = values.get("epochs") or 0
+        needed = ("cell", "emsize", "nhid", "nlayers")
+        if not size or not epochs or any(not values.get(name) for name in needed):
+            return {"seconds": None, "text": "Choose the data, the network size and the epochs to see an estimate."}
+        tokens, vocabulary = size
+        speed, basis = lm_tokens_per_s(values, vocabulary)
+        seconds = tokens * epochs / speed
+        amount = f"{_count(tokens)} tokens × {_plural(epochs, 'epoch')} at ~{_count(round(speed))} tokens/s"
+        budget = values.get("max_minutes") or 0
+    text = f"≈ {_minutes(seconds)} on this machine: {amount} ({basis})."
+    if budget and seconds > budget * 60:
+        text += f" The {budget:g}-minute time budget stops it about {budget * 60 / seconds:.0%} of the way through."
+        seconds = budget * 60
+    return {"seconds": round(seconds, 1), "text": text}
