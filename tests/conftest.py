@@ -21,9 +21,9 @@ def redis_url(tmp_path_factory):
     from webapp.celery import app
 
     url, proc = launcher.start_redis(workdir=tmp_path_factory.mktemp("redis"))
-    settings.REDIS_URL = settings.CELERY_BROKER_URL = settings.CELERY_RESULT_BACKEND = url
+    settings.REDIS_URL = settings.CELERY_BROKER_URL = url
     settings.CACHES["default"]["LOCATION"] = url
-    app.conf.broker_url = app.conf.result_backend = url
+    app.conf.broker_url = url
     os.environ["REDIS_URL"] = url
     yield url
     launcher.stop(proc, "redis")

@@ -217,3 +217,14 @@ def test_a_cancel_message_without_an_outcome_makes_the_waiter_read_the_row():
     start = time.monotonic()
     waited = services.wait_for_job(job, 5)
     assert waited.status == Job.Status.CANCELLED and time.monotonic() - start < 1.5
+
+
+def test_every_job_kind_is_routed_once_to_a_registered_task_and_a_known_queue():
+    from webapp.celery import app
+    from webapp.jobs import kinds
+
+    app.loader.import_default_modules()
+    for kind in Job.Kind:
+        assert kinds.task_name(kind) in app.tasks, kind
+        assert kinds.QUEUES[kind] in ("inference", "training")
+    assert kinds.QUEUES[Job.Kind.TRAIN] == "training"

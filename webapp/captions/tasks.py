@@ -1,11 +1,8 @@
-from celery import shared_task
-
-from webapp.jobs.runner import run_job, worker_name
-from webapp.jobs.tasks import TASK_OPTIONS
+"""Celery tasks of this app: each runs one job kind through webapp/jobs (see webapp/jobs/kinds.py)."""
+from webapp.jobs.models import Job
+from webapp.jobs.tasks import job_task
 
 from . import services
 
 
-@shared_task(name="captions.caption", **TASK_OPTIONS)
-def caption(self, job_id):
-    return run_job(job_id, services.caption, worker_name(self))
+caption = job_task(Job.Kind.CAPTION, services.caption)

@@ -19,27 +19,10 @@ from django.utils import timezone
 from kombu.exceptions import KombuError
 from redis.exceptions import RedisError
 
-from . import broker, completions
+from . import broker, completions, kinds
 from .models import Job
 
 logger = logging.getLogger(__name__)
-
-# The one map from a job kind to the Celery task that runs it. Tasks are sent by name so the web
-# process never imports torch.
-TASK_FOR_KIND = {
-    Job.Kind.DIAGNOSTIC: "jobs.diagnostic",
-    Job.Kind.NEXT_WORD: "nextword.suggest",
-    Job.Kind.SAMPLE: "nextword.sample",
-    Job.Kind.INSPECT: "nextword.inspect",
-    Job.Kind.CAPTION: "captions.caption",
-    Job.Kind.TRAIN: "training.train",
-    Job.Kind.LAB: "lab.experiment",
-}
-QUEUE_FOR_KIND = {Job.Kind.TRAIN: "training"}
-# A training run whose worker died is not retried blindly (the same hyper-parameters may kill it again):
-# it fails with the reason and keeps its last checkpoint.
-MAX_ATTEMPTS_FOR_KIND = {Job.Kind.TRAIN: 1}
-
 
 class JobError(Exception):
     """A failure whose message is meant for the user (bad input, missing model)."""
@@ -50,7 +33,7 @@ class JobCancelled(Exception):
 
 
 def create_job(kind, input=None, *, input_file=None, owner=None, session_key="", model_version=None, queue=None):
-    if kind not in TASK_FOR_KIND:
+    if kind not in kinds.QUEUES:
         raise ValueError(f"unknown job kind {kind!r}")
     job = Job(
         kind=kind,
@@ -59,7 +42,7 @@ def create_job(kind, input=None, *, input_file=None, owner=None, session_key="",
         owner=owner if owner is not None and owner.is_authenticated else None,
         session_key=session_key or "",
         model_version=model_version,
-        queue=queue or QUEUE_FOR_KIND.get(kind, "inference"),
+        queue=queue or kinds.QUEUES[kind],
     )
     if input_file is not None:
         job.input_file.save(input_file.name, input_file, save=False)
@@ -73,7 +56,7 @@ def create_job(kind, input=None, *, input_file=None, owner=None, session_key="",
 def enqueue(job):
     """Send the job's id to its queue. On a broker failure the row stays QUEUED and the sweeper re-sends it."""
     try:
-        current_app.send_task(TASK_FOR_KIND[job.kind], args=[str(job.id)], queue=job.queue, ignore_result=True)
+        current_app.send_task(kinds.task_name(job.kind), args=[str(job.id)], queue=job.queue, ignore_result=True)
     except (KombuError, RedisError, OSError) as exc:
         logger.warning("could not enqueue job %s (%s); it stays queued and will be re-sent", job.id, exc)
         Job.objects.filter(pk=job.pk).update(enqueued_at=None)
@@ -190,7 +173,7 @@ def recover_stale_jobs(now=None):
     counts = {"requeued": 0, "failed": 0, "resent": 0}
     stale_before = now - timedelta(seconds=settings.JOB_STALE_SECONDS)
     for job in Job.objects.filter(status=Job.Status.RUNNING, heartbeat_at__lt=stale_before):
-        max_attempts = MAX_ATTEMPTS_FOR_KIND.get(job.kind, settings.JOB_MAX_ATTEMPTS)
+        max_attempts = kinds.MAX_ATTEMPTS.get(job.kind, settings.JOB_MAX_ATTEMPTS)
         lost = f"Worker {job.worker or '?'} stopped responding during attempt {job.attempts} of {max_attempts}"
         same_attempt = Job.objects.filter(pk=job.pk, status=Job.Status.RUNNING, attempts=job.attempts, worker=job.worker)
         if job.attempts < max_attempts:

@@ -5,10 +5,23 @@ import time
 from celery import shared_task
 from django.db import DatabaseError
 
+from .kinds import task_name
+from .models import Job
 from .runner import run_job, worker_name
 
 TASK_OPTIONS = dict(bind=True, acks_late=True, reject_on_worker_lost=True,
                     autoretry_for=(DatabaseError,), retry_backoff=True, max_retries=5)
+
+
+def job_task(kind, handler):
+    """Register the Celery task that runs jobs of `kind`: claim the job, run `handler(job, ctx)`, store the
+    outcome (webapp/jobs/runner.py). Its name and queue come from webapp/jobs/kinds.py."""
+
+    def run(self, job_id):
+        return run_job(job_id, handler, worker_name(self))
+
+    run.__name__ = run.__qualname__ = f"run_{kind}"
+    return shared_task(name=task_name(kind), **TASK_OPTIONS)(run)
 
 
 def diagnostic(job, ctx):
@@ -27,6 +40,4 @@ def diagnostic(job, ctx):
     }
 
 
-@shared_task(name="jobs.diagnostic", **TASK_OPTIONS)
-def run_diagnostic(self, job_id):
-    return run_job(job_id, diagnostic, worker_name(self))
+run_diagnostic = job_task(Job.Kind.DIAGNOSTIC, diagnostic)

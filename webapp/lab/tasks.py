@@ -1,11 +1,8 @@
-from celery import shared_task
-
-from webapp.jobs.runner import run_job, worker_name
-from webapp.jobs.tasks import TASK_OPTIONS
+"""Celery tasks of this app: each runs one job kind through webapp/jobs (see webapp/jobs/kinds.py)."""
+from webapp.jobs.models import Job
+from webapp.jobs.tasks import job_task
 
 from . import services
 
 
-@shared_task(name="lab.experiment", **TASK_OPTIONS)
-def experiment(self, job_id):
-    return run_job(job_id, services.experiment, worker_name(self))
+experiment = job_task(Job.Kind.LAB, services.experiment)

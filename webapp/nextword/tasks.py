@@ -1,21 +1,10 @@
-from celery import shared_task
-
-from webapp.jobs.runner import run_job, worker_name
-from webapp.jobs.tasks import TASK_OPTIONS
+"""Celery tasks of this app: each runs one job kind through webapp/jobs (see webapp/jobs/kinds.py)."""
+from webapp.jobs.models import Job
+from webapp.jobs.tasks import job_task
 
 from . import services
 
 
-@shared_task(name="nextword.suggest", **TASK_OPTIONS)
-def suggest(self, job_id):
-    return run_job(job_id, services.suggest, worker_name(self))
-
-
-@shared_task(name="nextword.sample", **TASK_OPTIONS)
-def sample(self, job_id):
-    return run_job(job_id, services.sample, worker_name(self))
-
-
-@shared_task(name="nextword.inspect", **TASK_OPTIONS)
-def inspect(self, job_id):
-    return run_job(job_id, services.inspect, worker_name(self))
+suggest = job_task(Job.Kind.NEXT_WORD, services.suggest)
+sample = job_task(Job.Kind.SAMPLE, services.sample)
+inspect = job_task(Job.Kind.INSPECT, services.inspect)

@@ -1,0 +1,16 @@
+"""Every job kind once: the Celery task that runs it and the queue it goes to.
+
+The web process sends a job's id to `task_name(kind)` on `QUEUES[kind]` without importing the task (so it never
+imports torch); each app's tasks.py registers its handler under the same name with `jobs.tasks.job_task`.
+"""
+from .models import Job
+
+# Training runs get their own workers (`-Q training`), so a long run never delays a caption.
+QUEUES = {kind: "training" if kind == Job.Kind.TRAIN else "inference" for kind in Job.Kind}
+# A training run whose worker died is not retried blindly (the same hyper-parameters may kill it again): it
+# fails with the reason and keeps its last checkpoint. Other kinds get settings.JOB_MAX_ATTEMPTS.
+MAX_ATTEMPTS = {Job.Kind.TRAIN: 1}
+
+
+def task_name(kind):
+    return f"unroll.{kind}"
