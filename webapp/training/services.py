@@ -427,6 +427,8 @@ def estimate_duration(kind, values):
         speed, basis = caption_images_per_s(values)
         seconds = images * epochs / speed
         amount = f"{_plural(images, 'image')} × {_plural(epochs, 'epoch')} at ~{speed:.1f} images/s"
+        if values.get("scst_epochs"):
+            basis += "; self-critical epochs counted at the cross-entropy pace"
         budget = values.get("time_budget_min") or 0
     else:
         size = lm_corpus_size(values.get("corpus"), values.get("dataset"))
