@@ -84,10 +84,10 @@ def test_caption_without_an_active_model_is_503_not_500(client):
     ({"text": ""}, "text", "prompt is empty"),
     ({"text": "   \n\t"}, "text", "only whitespace"),
     ({"text": "word " * 2000}, "text", "too long"),
-    ({"text": "the", "k": 0}, "k", "between 1 and 20"),
-    ({"text": "the", "k": 21}, "k", "between 1 and 20"),
+    ({"text": "the", "k": 0}, "k", "k: must be at least 1."),
+    ({"text": "the", "k": 21}, "k", "k: must be at most 20."),
     ({"text": "the", "k": "many"}, "k", "whole number"),
-    ({"text": "the", "model": "no-such-model"}, "model", "Unknown model"),
+    ({"text": "the", "model": "no-such-model"}, "model", "Model: unknown model"),
     ({"text": 42}, "text", "must be a string"),
 ])
 def test_next_word_api_rejects_bad_fields(client, lm_version, body, field, message):
@@ -115,7 +115,7 @@ def test_sample_api_rejects_out_of_range_controls(client, lm_version, body, fiel
 
 def test_next_word_with_no_model_installed_is_400_with_a_reason(client):
     response = client.post("/api/next-word", {"text": "the"}, content_type="application/json")
-    assert response.status_code == 400 and "No language model" in response.json()["error"]
+    assert response.status_code == 400 and "Model: no language model" in response.json()["error"]
 
 
 def test_api_answers_405_as_json_for_the_wrong_method(client):

@@ -4,6 +4,7 @@
     p.suggest("the stock market", k=5)      # [{"word": "'s", "prob": 0.08}, ...]
     p.sample("the stock market", n_words=20, temperature=0.8, top_k=40, seed=0)
     p.inspect("the stock market")           # tokens, per-token gate means and hidden norms
+    p.target_rank("she speaks", "japanese")  # {"word": "japanese", "rank": 12, "prob": 0.004}
 
 Every prompt is tokenised with the model's vocab (ml.lm.tokenizer), prefixed with ``<eos>`` (a
 prompt starts a sentence, as every training sentence follows an ``<eos>``) and cut to its last
@@ -18,9 +19,10 @@ import torch
 import torch.nn.functional as F
 
 from .checkpoint import load_model_dir, read_json
+from .detokenize import display_token, to_model_text
 from .inspect import step_through
 from .model import RNNModel, quantize_int8
-from .tokenizer import EOS, UNK, Vocab, tokenize
+from .tokenizer import EOS, UNK, Vocab, is_punct_token, tokenize
 
 
 class NextWordPredictor:
@@ -57,7 +59,8 @@ class NextWordPredictor:
             raise ValueError("prompt is empty")
         # Tokenise only the tail of huge prompts: enough characters for `limit` tokens and then some.
         limit = limit or self.max_context
-        toks = tokenize(text[-limit * 40:], self.vocab)
+        # Text copied from a sampled continuation shows numbers as a placeholder; the model reads N.
+        toks = tokenize(to_model_text(text[-limit * 40:]), self.vocab)
         if not toks:
             raise ValueError("prompt has no words the model can read (only punctuation or symbols)")
         return toks[-limit:]
@@ -101,6 +104,30 @@ class NextWordPredictor:
                 for v, i in zip(top.values.tolist(), top.indices.tolist())]
 
     @torch.no_grad()
+    def target_rank(self, text: str, word: str) -> dict:
+        """Where ``word`` ranks as the next word: {"word", "rank", "prob"}; rank 1 = the top suggestion.
+
+        Ranked among the words that can be suggested (not <unk>/<eos>), with the model's own probability.
+        A word outside the vocabulary gets rank and prob None and a "note" saying why."""
+        if not isinstance(word, str) or not word.strip():
+            raise ValueError("target must be a non-empty word")
+        token = self._target_token(word)
+        if token is None:
+            return {"word": word.strip(), "rank": None, "prob": None,
+                    "note": f"'{word.strip()}' is not in this model's vocabulary, so it can never predict it."}
+        logp = self.next_log_probs(text).clone()
+        logp[self.special_ids] = -math.inf
+        target = logp[self.vocab.stoi[token]]
+        return {"word": token, "rank": int((logp > target).sum()) + 1, "prob": float(target.exp())}
+
+    def _target_token(self, word: str) -> str | None:
+        """The vocab token a typed target word stands for, or None when the model cannot say it."""
+        toks = [t for t in tokenize(to_model_text(word), newline_eos=False) if not is_punct_token(t)]
+        if len(toks) != 1 or toks[0] not in self.vocab or self.vocab.stoi[toks[0]] in self.special_ids:
+            return None
+        return toks[0]
+
+    @torch.no_grad()
     def sample(self, text: str, n_words: int = 20, temperature: float = 1.0, top_k: int = 40,
                seed: int | None = None) -> list[str]:
         """Continue the prompt with ``n_words`` sampled tokens (``<unk>`` never; ``<eos>`` may appear and
@@ -131,7 +158,7 @@ class NextWordPredictor:
     def inspect(self, text: str) -> dict:
         """Per-token internals for plotting (last ``max_inspect_tokens`` tokens of the prompt).
 
-        Returns {"tokens": [str] (T), "cell": str, "layers": L,
+        Returns {"tokens": [str] (T), "labels": [how each token is shown] (T), "cell": str, "layers": L,
                  "gates": {name: [[mean activation per layer] per token]}  (T x L lists;
                           LSTM: forget/input/output, GRU: reset/update, vanilla RNN: {}),
                  "gate_units": {name: [[first 32 units of the last layer] per token]},
@@ -155,7 +182,7 @@ class NextWordPredictor:
         token_prob = [float(logp[j - 1, ids[j]].exp()) for j in range(off, ids.numel())] if off else \
             [None] + [float(logp[j - 1, ids[j]].exp()) for j in range(1, ids.numel())]
         nxt = torch.topk(logp[-1].clone().index_fill_(0, torch.tensor(self.special_ids), -math.inf), 5)
-        out = {"tokens": toks, "cell": self.model.cell, "layers": self.model.nlayers, "gates": gates,
+        out = {"tokens": toks, "labels": [display_token(t) for t in toks], "cell": self.model.cell, "layers": self.model.nlayers, "gates": gates,
                "gate_units": units, "hidden_norm": per_token([h.norm(dim=1) for h in r["hidden"]]),
                "token_prob": token_prob,
                "next": [{"word": self.vocab.itos[i], "prob": float(math.exp(v))}

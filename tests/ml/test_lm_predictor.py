@@ -111,3 +111,22 @@ def test_int8_copy_serves_suggestions_and_agrees_with_float32(predictor, tmp_pat
         assert abs(fast[0]["prob"] - slow[0]["prob"]) < 0.05
     # The inspector reads gates off the float32 weights, whatever serves suggestions.
     assert predictor.inspect("the cat")["tokens"] == exact.inspect("the cat")["tokens"]
+
+
+def test_target_rank_matches_the_suggestions(predictor):
+    top = predictor.suggest("the cat sat on", k=3)
+    for rank, suggestion in enumerate(top, start=1):
+        found = predictor.target_rank("the cat sat on", suggestion["word"].upper())
+        assert found["word"] == suggestion["word"] and found["rank"] == rank
+        assert abs(found["prob"] - suggestion["prob"]) < 1e-6
+
+
+def test_target_rank_of_a_word_the_model_cannot_say(predictor):
+    for word in ("nepali", "<eos>", "<unk>", "two words"):
+        found = predictor.target_rank("i can speak", word)
+        assert found["rank"] is None and found["prob"] is None and "vocabulary" in found["note"]
+
+
+def test_number_placeholder_in_a_prompt_reads_as_the_number_token(predictor):
+    assert predictor.tokens("the cat [number] sat") == predictor.tokens("the cat N sat")
+    assert predictor.inspect("the cat")["labels"] == ["the", "cat"]

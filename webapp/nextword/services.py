@@ -1,8 +1,11 @@
 """Turn a prompt into a job on the active language model, and a job into a stored result."""
+import json
+
+from ml.lm.detokenize import detokenize, display_token, vocabulary_note  # pure Python: no torch in the web process
 from webapp.jobs import services as jobs
 from webapp.registry.loader import ModelUnavailable, get_model
 from webapp.registry.models import ModelVersion
-from webapp.registry.services import active_version
+from webapp.registry.services import active_version, resolve_path
 
 WAIT_SECONDS = 5
 
@@ -30,13 +33,18 @@ def _model_info(job):
 
 
 def suggest(job, ctx):
-    """Worker: top-k next words with probabilities."""
+    """Worker: top-k next words with probabilities (+ where an expected `target` word ranks, when asked)."""
     params = job.input
+    predictor = _predictor(job)
     try:
-        words = _predictor(job).suggest(params["text"], k=params["k"])
+        words = predictor.suggest(params["text"], k=params["k"])
+        result = {"suggestions": [{**w, "display": display_token(w["word"])} for w in words],
+                  "model": _model_info(job)}
+        if params.get("target"):
+            result["target"] = predictor.target_rank(params["text"], params["target"])
     except ValueError as exc:
         raise jobs.JobError(str(exc)) from None
-    return {"suggestions": words, "model": _model_info(job)}
+    return result
 
 
 def sample(job, ctx):
@@ -47,7 +55,14 @@ def sample(job, ctx):
                                        top_k=params["top_k"], seed=params.get("seed"))
     except ValueError as exc:
         raise jobs.JobError(str(exc)) from None
-    return {"prompt": params["text"], "continuation": words, "model": _model_info(job)}
+    return {"prompt": params["text"], "continuation": words, "continuation_text": detokenize(words),
+            "model": _model_info(job)}
+
+
+def continuation_text(job):
+    """What a finished sample job shows: its stored display text, or one made now for jobs from before it was kept."""
+    result = job.result or {}
+    return result.get("continuation_text") or detokenize(result.get("continuation") or [])
 
 
 def inspect(job, ctx):
@@ -59,3 +74,26 @@ def inspect(job, ctx):
     return {**report, "model": _model_info(job)}
 
 
+
+
+# ---- what the page says about each model (read in the web process: JSON only, no torch) ----------------------
+
+CELL_NAMES = {"lstm": "LSTM", "gru": "GRU", "rnn_tanh": "vanilla RNN", "rnn_relu": "vanilla RNN"}
+
+
+def _checkpoint_config(version):
+    """The config the worker will load (the checkpoint's own config.json), else the one stored at registration."""
+    try:
+        return json.loads((resolve_path(version) / "config.json").read_text())
+    except (OSError, ValueError):
+        return version.config or {}
+
+
+def describe(version):
+    """{"slot", "label", "cell", "cell_name", "gates", "vocabulary"} for the model selector and the gate section."""
+    config = _checkpoint_config(version)
+    model = config.get("model") or {}
+    cell = model.get("cell") or config.get("cell") or "lstm"
+    return {"slot": version.slot, "label": version.label, "cell": cell, "cell_name": CELL_NAMES.get(cell, cell),
+            "gates": "rnn" if cell.startswith("rnn") else cell,  # which explanation the gate section shows
+            "vocabulary": vocabulary_note(config.get("corpus"), model.get("ntoken"))}

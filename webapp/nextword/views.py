@@ -1,5 +1,6 @@
 from django.http import JsonResponse
-from django.shortcuts import render
+from django.shortcuts import get_object_or_404, render
+from django.urls import reverse
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 
@@ -12,19 +13,32 @@ from . import forms, probes, services
 
 def page(request):
     ensure_session(request)
+    form = forms.PromptForm()
+    models = [services.describe(version) for version in form.versions.values()]
     return render(request, "nextword/page.html", {
-        "models": forms.model_choices(),
-        "default_model": forms.PromptForm().default_model,
+        "models": models,
+        "default_model": form.default_model,
+        "selected": next((m for m in models if m["slot"] == form.default_model), None),
         "probes": probes.examples(),
         "max_chars": forms.MAX_PROMPT_CHARS,
     })
 
 
+def result(request, job_id):
+    """A sampled continuation's permalink: the prompt, the continuation and the settings that made it."""
+    job = get_object_or_404(Job.objects.select_related("model_version"), pk=job_id, kind=Job.Kind.SAMPLE)
+    return render(request, "nextword/result.html", {"job": job, "continuation": services.continuation_text(job)})
+
+
+STRING_FIELDS = {"text": "Text", "target": "Target"}
+
+
 def _run(request, form_class, kind, answer):
     try:
         data = json_body(request)
-        if not isinstance(data.get("text", ""), str):
-            raise ApiError("'text' must be a string.", field="text")
+        for field, label in STRING_FIELDS.items():
+            if data.get(field) is not None and not isinstance(data[field], str):
+                raise ApiError(f"{label}: must be a string.", field=field)
         form = form_class(data)
         if not form.is_valid():
             field, message = forms.first_error(form)
@@ -51,11 +65,16 @@ def suggest_api(request):
                 lambda job, request: {"job_id": str(job.id), **job.result, "timings": job.timings()})
 
 
+def _sample_answer(job, request):
+    return {**job_payload(job, request),
+            "page_url": request.build_absolute_uri(reverse("nextword:result", args=[job.pk]))}
+
+
 @csrf_exempt
 @require_POST
 @rate_limited("sample")
 def sample_api(request):
-    return _run(request, forms.SampleForm, Job.Kind.SAMPLE, job_payload)
+    return _run(request, forms.SampleForm, Job.Kind.SAMPLE, _sample_answer)
 
 
 @csrf_exempt
