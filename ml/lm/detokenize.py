@@ -6,7 +6,8 @@ The word models read and write tokens such as ``<eos>`` (sentence end), ``N`` (a
     detokenize(["prices", "rose", "N", "N", "<eos>", "the", "company", "'s"])
     -> "prices rose [number] [number]. the company's"
 
-Rules: ``<eos>`` ends the sentence with a full stop (text stays lower-case, like the vocabularies);
+Rules: ``<eos>`` ends the sentence with a full stop unless punctuation already ends it (text stays lower-case,
+like the vocabularies);
 ``N`` shows as ``[number]``, which ``to_model_text`` turns back into ``N`` when such text is typed or
 appended to a prompt; ``<unk>`` shows as ``[rare word]`` (it is never sampled or suggested, but a prompt
 word the model does not know is read as one); punctuation and clitics (``'s``, ``n't``) join the word
@@ -14,7 +15,7 @@ before them.
 """
 from __future__ import annotations
 
-from .tokenizer import EOS, NUM, UNK
+from .tokenizer import EOS, NUM, UNK, is_punct_token
 
 NUMBER_PLACEHOLDER = "[number]"
 RARE_WORD_PLACEHOLDER = "[rare word]"
@@ -46,19 +47,19 @@ def detokenize(tokens: list[str]) -> str:
     """Tokens -> display text with no special token in it (see the module docstring)."""
     out = ""
     glue_next = False
+    previous = None
     for token in tokens:
         if token == EOS:
-            if out and not out.endswith(_SENTENCE_END):
+            # A line that already ends in punctuation (Shakespeare's "my lord," or "[exeunt.]") needs no full stop.
+            if previous is None or not (previous == EOS or is_punct_token(previous)):
                 out += "."
-            elif not out:
-                out = "."
-            glue_next = False
+            previous, glue_next = EOS, False
             continue
         piece = display_token(token)
         if out and not glue_next and token not in _JOINS_PREVIOUS:
             out += " "
         out += piece
-        glue_next = token in _JOINS_NEXT
+        previous, glue_next = token, token in _JOINS_NEXT
     return out
 
 

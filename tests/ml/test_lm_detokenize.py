@@ -10,6 +10,7 @@ def test_sentence_ends_numbers_and_clitics_read_as_text():
 
 def test_an_eos_after_a_full_stop_adds_no_second_one_and_a_leading_eos_is_a_full_stop():
     assert detokenize(["my", "lord", "!", "<eos>", "go"]) == "my lord! go"
+    assert detokenize(["my", "lord", ",", "<eos>", "[", "exeunt", ".", "]", "<eos>"]) == "my lord, [exeunt.]"
     assert detokenize(["<eos>", "ca", "n't", "stop"]) == ". can't stop"
     assert detokenize([]) == ""
 
