@@ -5,6 +5,7 @@ The Redis helpers are also used by the integration tests, which start their own 
 """
 import argparse
 import ctypes
+import json
 import os
 import shutil
 import signal
@@ -12,6 +13,8 @@ import socket
 import subprocess
 import sys
 import time
+import urllib.error
+import urllib.request
 from pathlib import Path
 
 import redis
@@ -114,6 +117,41 @@ def manage(*args, env):
     subprocess.run([PYTHON, "manage.py", *args], cwd=ROOT, env=env, check=True)
 
 
+def health(port, host):
+    """(HTTP status, JSON body) of /healthz, or (None, None) while nothing answers."""
+    address = "127.0.0.1" if host in ("0.0.0.0", "::", "") else host
+    try:
+        with urllib.request.urlopen(f"http://{address}:{port}/healthz", timeout=5) as response:
+            return response.status, json.loads(response.read())
+    except urllib.error.HTTPError as error:
+        try:
+            return error.code, json.loads(error.read())
+        except ValueError:
+            return error.code, None
+    except (urllib.error.URLError, OSError, ValueError):
+        return None, None
+
+
+def wait_until_healthy(port, host, children, got_signal, timeout=900):
+    """Wait until /healthz is 200: the database and Redis answer and every worker process is warm, so the
+    first visitor is served as fast as the next. False if a child died, Ctrl-C came, or it took too long."""
+    deadline, next_note = time.monotonic() + timeout, time.monotonic() + 15
+    while time.monotonic() < deadline and not got_signal:
+        if any(proc.poll() is not None for _, proc in children):
+            return False
+        status, body = health(port, host)
+        if status == 200:
+            return True
+        if time.monotonic() >= next_note and body:
+            next_note = time.monotonic() + 15
+            print(f"[unroll] still starting: {body.get('workers', {}).get('error', 'waiting for /healthz')}",
+                  flush=True)
+        time.sleep(0.5)
+    if not got_signal:
+        print(f"[unroll] not healthy after {timeout} s; see http://{host}:{port}/healthz", flush=True)
+    return False
+
+
 def run(port, host, concurrency):
     env = dict(os.environ)
     if host in ("0.0.0.0", "::") and "ALLOWED_HOSTS" not in env:
@@ -150,8 +188,10 @@ def run(port, host, concurrency):
                "--workers", env.get("WEB_WORKERS", "2"), "--threads", env.get("WEB_THREADS", "8"),
                "--timeout", "60", "--graceful-timeout", "5", "--access-logfile", str(var / "log" / "access.log")]
         children.append(("web", spawn(web, env=env)))
-        print(f"\n[unroll] Unroll is starting on http://{host}:{port}/  (health: http://{host}:{port}/healthz)\n"
-              "[unroll] Press Ctrl-C to stop everything.\n", flush=True)
+        print("[unroll] loading and warming the models in every worker process…", flush=True)
+        if wait_until_healthy(port, host, children, got_signal):
+            print(f"\n[unroll] Unroll is up on http://{host}:{port}/  (health: http://{host}:{port}/healthz)\n"
+                  "[unroll] Press Ctrl-C to stop everything.\n", flush=True)
 
         while not got_signal:
             for name, proc in children:

@@ -12,7 +12,7 @@ from django.utils import timezone
 from PIL import Image
 
 from ml.lab.budget import estimated_seconds
-from tests.support.http import get_json, post_json
+from tests.support.http import get_json, post_image, post_json
 from webapp.jobs.models import Job
 from webapp.lab.forms import DEFAULTS, PRESETS
 
@@ -172,7 +172,6 @@ def make_results(live_server, wait_until, tmp_path, key):
 
     photo = tmp_path / "wide.jpg"
     Image.new("RGB", (1600, 600), (90, 150, 220)).save(photo, "JPEG")  # a wide photo is the hardest to fit
-    from tests.integration.test_demo_api import post_image
     status, caption = post_image(f"{live_server.url}/api/captions", photo.read_bytes(), fields={"wait": "5"})
     assert status in (200, 202), caption
     assert finished(caption["url"], wait_until)["status"] == "succeeded"

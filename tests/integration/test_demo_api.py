@@ -1,41 +1,12 @@
 """The demo JSON API end to end: HTTP -> job -> real worker -> real (tiny) models -> HTTP."""
-import io
-import json
-import urllib.error
-import urllib.request
-import uuid
 
 import pytest
-from PIL import Image
 
-from tests.support.http import post_json
+from tests.support.http import jpeg, post_image, post_json
 
 pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
 
 
-
-
-def post_image(url, data, filename="photo.jpg", fields=None):
-    boundary = uuid.uuid4().hex
-    parts = []
-    for name, value in (fields or {}).items():
-        parts.append(f'--{boundary}\r\nContent-Disposition: form-data; name="{name}"\r\n\r\n{value}\r\n'.encode())
-    parts.append(f'--{boundary}\r\nContent-Disposition: form-data; name="image"; filename="{filename}"\r\n'
-                 f"Content-Type: application/octet-stream\r\n\r\n".encode() + data + b"\r\n")
-    body = b"".join(parts) + f"--{boundary}--\r\n".encode()
-    request = urllib.request.Request(url, data=body, method="POST",
-                                     headers={"Content-Type": f"multipart/form-data; boundary={boundary}"})
-    try:
-        with urllib.request.urlopen(request, timeout=60) as response:
-            return response.status, json.loads(response.read())
-    except urllib.error.HTTPError as error:
-        return error.code, json.loads(error.read())
-
-
-def jpeg(size=(224, 224), color=(200, 40, 40)):
-    out = io.BytesIO()
-    Image.new("RGB", size, color).save(out, "JPEG")
-    return out.getvalue()
 
 
 def test_next_word_api_answers_with_suggestions(live_server, celery_worker, lm_version):

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.support.http import jpeg, post_image, post_json
 from webapp import launcher
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
@@ -51,16 +52,26 @@ def test_make_run_brings_everything_up_and_ctrl_c_stops_it_all(tmp_path):
     make = subprocess.Popen(["make", "run"], cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
                             start_new_session=True)
     try:
-        deadline, body = time.monotonic() + 300, None
-        while time.monotonic() < deadline and make.poll() is None:
-            status, body = get_health(f"http://127.0.0.1:{port}/healthz")
-            if status == 200:
-                break
-            time.sleep(1)
-        output = (tmp_path / "make-run.log").read_text(errors="replace")
-        assert body and body["ok"], f"/healthz never turned 200; last answer {body}\n{output[-3000:]}"
+        # `make run` prints its URL only once every worker process has loaded and warmed the active models.
+        deadline, output = time.monotonic() + 300, ""
+        while time.monotonic() < deadline and make.poll() is None and "Unroll is up on" not in output:
+            time.sleep(0.5)
+            output = (tmp_path / "make-run.log").read_text(errors="replace")
+        assert "Unroll is up on" in output, f"make run never said it was up:\n{output[-3000:]}"
+        status, body = get_health(f"http://127.0.0.1:{port}/healthz")
+        assert status == 200 and body["ok"], body
         assert body["database"]["vendor"] == "sqlite" and body["workers"]["count"] >= 1
         assert len(processes_with_marker(marker)) >= 4  # make, launcher, redis, worker, web
+
+        # The very first requests are served by warm processes: answered at once, nothing loaded on their path.
+        status, suggestion = post_json(f"http://127.0.0.1:{port}/api/next-word", {"text": "the stock market"})
+        assert status == 200 and suggestion["suggestions"], suggestion
+        assert suggestion["timings"]["run_seconds"] < 1.0, suggestion["timings"]
+        status, caption = post_image(f"http://127.0.0.1:{port}/api/captions", jpeg(), fields={"wait": "10"})
+        assert status == 200 and caption["result"]["caption"], caption
+        assert caption["timings"]["run_seconds"] < 2.0, caption["timings"]
+        after_up = (tmp_path / "make-run.log").read_text(errors="replace").split("Unroll is up on", 1)[1]
+        assert "loaded and warmed" not in after_up, "a model was loaded after make run said it was up"
     finally:
         os.killpg(make.pid, signal.SIGINT)
         try:

@@ -4,7 +4,7 @@ import time
 from django.db import connection
 
 from webapp.jobs import broker
-from webapp.jobs.worker import live_workers
+from webapp.jobs.worker import worker_states
 from webapp.registry.services import active_versions
 
 QUEUES = ("inference", "training")
@@ -36,9 +36,15 @@ def redis_broker():
 
 
 def workers():
-    names = live_workers()
-    return {"ok": bool(names), "count": len(names), "names": names,
-            **({} if names else {"error": "no Celery worker has announced itself in the last seconds"})}
+    """Workers count once every pool process has loaded and warmed the active models, so the first visitor
+    after start-up is served as fast as the next one."""
+    states = worker_states()
+    names = sorted(name for name, (warm, processes) in states.items() if warm >= processes)
+    warming = sorted(set(states) - set(names))
+    error = ("workers are warming up their models" if warming else
+             "no Celery worker has announced itself in the last seconds")
+    return {"ok": bool(names), "count": len(names), "names": names, "warming": warming,
+            **({} if names else {"error": error})}
 
 
 def models():

@@ -6,6 +6,8 @@ from django.conf import settings
 
 JOB_CHANNEL = "unroll:job:{}"
 WORKER_KEY = "unroll:worker:{}"
+# The pool processes of a worker that have loaded and warmed every active model (a set of pids).
+WARM_KEY = "unroll:warm:{}"
 
 
 @functools.lru_cache(maxsize=4)

@@ -1,11 +1,13 @@
-"""Worker start-up: a sweeper thread recovers jobs of dead workers and announces this worker as alive."""
+"""Worker start-up: a sweeper thread recovers jobs of dead workers and announces this worker as alive, and
+counts it as ready only once each of its pool processes has warmed every active model (webapp/registry/loader.py).
+"""
 import json
 import logging
 import os
 import threading
 import time
 
-from celery.signals import worker_ready, worker_shutdown
+from celery.signals import celeryd_init, worker_ready, worker_shutdown
 from django.conf import settings
 from django.db import close_old_connections, connection
 
@@ -13,17 +15,35 @@ from . import broker, services
 
 logger = logging.getLogger(__name__)
 _stop = threading.Event()
+HOSTNAME_ENV = "UNROLL_WORKER_HOSTNAME"  # how a pool process knows its worker's name (inherited at fork)
 
 
-def _announce(hostname):
+@celeryd_init.connect
+def remember_hostname(sender, **kwargs):
+    os.environ[HOSTNAME_ENV] = sender  # before the pool forks, so every pool process inherits it
+    try:
+        broker.client().delete(broker.WARM_KEY.format(sender))  # a restarted worker warms up again
+    except Exception:
+        logger.warning("could not reset the warm-up record of %s", sender)
+
+
+def mark_process_warm():
+    """Called by a pool process once its models are loaded and warmed: it may take jobs at full speed."""
+    hostname = os.environ.get(HOSTNAME_ENV)
+    if hostname:
+        broker.client().sadd(broker.WARM_KEY.format(hostname), os.getpid())
+
+
+def _announce(hostname, processes):
     ttl = max(3 * int(settings.JOB_SWEEP_SECONDS), 10)
-    broker.client().set(broker.WORKER_KEY.format(hostname), json.dumps({"pid": os.getpid()}), ex=ttl)
+    broker.client().set(broker.WORKER_KEY.format(hostname), json.dumps({"pid": os.getpid(), "processes": processes}),
+                        ex=ttl)
 
 
 PRUNE_EVERY_SECONDS = 600
 
 
-def _sweep_forever(hostname):
+def _sweep_forever(hostname, processes):
     next_prune = 0.0
     while not _stop.is_set():
         try:
@@ -31,7 +51,7 @@ def _sweep_forever(hostname):
             counts = services.recover_stale_jobs()
             if any(counts.values()):
                 logger.warning("job sweep: %s", counts)
-            _announce(hostname)
+            _announce(hostname, processes)
             if time.monotonic() >= next_prune:
                 next_prune = time.monotonic() + PRUNE_EVERY_SECONDS
                 pruned = services.prune_ephemeral_jobs()
@@ -46,7 +66,8 @@ def _sweep_forever(hostname):
 @worker_ready.connect
 def start_sweeper(sender, **kwargs):
     hostname = sender.hostname
-    threading.Thread(target=_sweep_forever, args=(hostname,), name="job-sweeper", daemon=True).start()
+    processes = getattr(getattr(sender, "controller", None), "concurrency", 1) or 1
+    threading.Thread(target=_sweep_forever, args=(hostname, processes), name="job-sweeper", daemon=True).start()
     logger.info("job sweeper started for %s", hostname)
 
 
@@ -54,12 +75,23 @@ def start_sweeper(sender, **kwargs):
 def stop_sweeper(sender, **kwargs):
     _stop.set()
     try:
-        broker.client().delete(broker.WORKER_KEY.format(sender.hostname))
+        broker.client().delete(broker.WORKER_KEY.format(sender.hostname), broker.WARM_KEY.format(sender.hostname))
     except Exception:
         pass
 
 
-def live_workers():
-    """Names of workers whose sweeper announced itself recently."""
+def worker_states():
+    """{worker name: (pool processes warmed, pool processes)} of the workers whose sweeper announced itself
+    recently."""
+    client = broker.client()
     prefix = broker.WORKER_KEY.format("")
-    return sorted(key.decode()[len(prefix):] for key in broker.client().scan_iter(match=prefix + "*", count=100))
+    states = {}
+    for key in client.scan_iter(match=prefix + "*", count=100):
+        name = key.decode()[len(prefix):]
+        try:
+            processes = int(json.loads(client.get(key) or "{}").get("processes", 1))
+        except (ValueError, TypeError):
+            processes = 1
+        states[name] = (client.scard(broker.WARM_KEY.format(name)), processes)
+    return states
+

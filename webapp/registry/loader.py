@@ -5,6 +5,7 @@ version in the admin takes effect on the next job without restarting workers; a 
 model object it started with.
 """
 import logging
+import os
 import threading
 import time
 from collections import OrderedDict
@@ -78,16 +79,33 @@ def active_model(kind, slot):
     return version, get_model(version)
 
 
+def warm_up(version, model):
+    """One real inference of each kind a visitor can ask for: the first calls of a loaded model pay for lazy
+    set-up (int8 weight packing, oneDNN kernels, traced decoder steps) that must not land on a visitor."""
+    if version.kind == ModelVersion.Kind.LANGUAGE_MODEL:
+        model.suggest("the stock market", k=8)
+        model.sample("the stock market", n_words=5, seed=0)
+        model.inspect("the stock market")
+    elif version.kind == ModelVersion.Kind.CAPTIONER:
+        from PIL import Image
+
+        model.caption(Image.new("RGB", (320, 240), (120, 140, 160)))
+
+
 def preload_active_models():
-    """Load every active version now, so the first visitor does not wait for a model to load."""
+    """Load and warm every active version now, so the first visitor waits for neither."""
     from django.db import connection
 
     try:
         for version in ModelVersion.objects.filter(is_active=True):
+            started = time.perf_counter()
             try:
-                get_model(version)
+                warm_up(version, get_model(version))
             except Exception as exc:  # a broken checkpoint must not stop the worker; its jobs will fail clearly
                 logger.warning("could not preload %s: %s", version, exc)
+            else:
+                logger.info("loaded and warmed %s in %.1f s (pid %d)", version, time.perf_counter() - started,
+                            os.getpid())
     finally:
         connection.close()
 
@@ -107,3 +125,6 @@ def _preload(**kwargs):
     # Synchronously, before the process takes a task: loading code such as torch.fx tracing patches global
     # state and must never overlap inference in another thread. CELERY_WORKER_PROC_ALIVE_TIMEOUT allows for it.
     preload_active_models()
+    from webapp.jobs.worker import mark_process_warm
+
+    mark_process_warm()
