@@ -1,0 +1,27 @@
+"""The README is the map: every page and endpoint in the URL conf is listed there."""
+import re
+from pathlib import Path
+
+from django.urls import URLPattern, URLResolver, get_resolver
+
+README = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+
+
+def routes(patterns=None, prefix=""):
+    """Every URL pattern outside the admin as README writes it: `/caption/<id>` for `caption/<uuid:job_id>`."""
+    for pattern in patterns if patterns is not None else get_resolver().url_patterns:
+        route = prefix + str(pattern.pattern)
+        if isinstance(pattern, URLResolver):
+            if not route.startswith("admin/"):
+                yield from routes(pattern.url_patterns, route)
+        elif isinstance(pattern, URLPattern):
+            yield "/" + re.sub(r"<(?:\w+:)?(\w+)>", lambda m: "<id>" if m.group(1).endswith("id") else f"<{m.group(1)}>",
+                               route)
+
+
+def test_every_page_and_endpoint_is_in_the_readme():
+    found = sorted(set(routes()))
+    assert len(found) >= 14
+    missing = [route for route in found if f"{route}`" not in README]
+    assert not missing, f"README.md does not list: {missing}"
+    assert "`/admin/`" in README
