@@ -25,3 +25,13 @@ def test_every_page_and_endpoint_is_in_the_readme():
     missing = [route for route in found if f"{route}`" not in README]
     assert not missing, f"README.md does not list: {missing}"
     assert "`/admin/`" in README
+
+
+def test_every_environment_variable_is_in_the_readme():
+    root = Path(__file__).resolve().parents[1]
+    read = re.compile(r"""(?:environ\.get|env_bool|env_list|getenv)\(\s*["']([A-Z][A-Z0-9_]+)["']""")
+    names = {name for folder in ("webapp", "ml") for path in (root / folder).rglob("*.py")
+             for name in read.findall(path.read_text())}
+    assert {"DEBUG", "REDIS_URL", "SECRET_KEY"} <= names
+    missing = sorted(name for name in names if f"`{name}`" not in README and f"`{name}=" not in README)
+    assert not missing, f"README.md's configuration table does not list: {missing}"
