@@ -1,42 +1,30 @@
-"""Sample photos for visitors with none at hand: scikit-image's CC0 / public-domain test images, served from the
-installed package (nothing is copied into the repository)."""
-import functools
-import io
-from pathlib import Path
+"""Sample photos for visitors with none at hand.
 
-SAMPLES = {
-    "astronaut": ("astronaut.png", "Astronaut Eileen Collins (NASA, public domain)"),
-    "coffee": ("coffee.png", "A cup of coffee (CC0)"),
-    "cat": ("chelsea.png", "Chelsea the cat (CC0)"),
-    "rocket": ("rocket.jpg", "A rocket on its launch pad (NASA, public domain)"),
-    "motorcycle": ("motorcycle_left.png", "A motorcycle (CC0)"),
-}
+They come from the captioner's world (Flickr8k: people, dogs, sport, streets, beaches), so a first try shows
+what the model can do rather than confident nonsense about a rocket. The files are small JPEGs in
+static/img/samples/, whose ATTRIBUTION.md gives each one's source and licence.
+"""
+from dataclasses import dataclass
 
 
-def _data_dir():
-    import skimage
+@dataclass(frozen=True)
+class Sample:
+    name: str
+    alt: str
+    credit: str
 
-    return Path(skimage.__file__).parent / "data"
+    @property
+    def static_path(self):
+        return f"img/samples/{self.name}.jpg"
+
+
+SAMPLES = (
+    Sample("grace-hopper", "Portrait of an older woman in a naval officer's uniform and cap, a flag behind her",
+           "Grace Hopper · James S. Davis, US Navy · public domain"),
+    Sample("cameraman", "A man in a dark coat filming with a camera on a tripod, on a lawn",
+           "Cameraman · Lav Varshney · CC0"),
+)
 
 
 def available():
-    directory = _data_dir()
-    return [{"name": name, "alt": alt} for name, (filename, alt) in SAMPLES.items() if (directory / filename).exists()]
-
-
-@functools.lru_cache(maxsize=len(SAMPLES))
-def jpeg_bytes(name):
-    """The sample as a 512-pixel JPEG, or None for an unknown name."""
-    from PIL import Image
-
-    if name not in SAMPLES:
-        return None
-    path = _data_dir() / SAMPLES[name][0]
-    if not path.exists():
-        return None
-    with Image.open(path) as image:
-        image = image.convert("RGB")
-        image.thumbnail((512, 512))
-        out = io.BytesIO()
-        image.save(out, "JPEG", quality=90)
-        return out.getvalue()
+    return SAMPLES

@@ -7,6 +7,5 @@ urlpatterns = [
     path("caption/", views.page, name="page"),
     path("caption/<uuid:job_id>", views.result, name="result"),
     path("caption/<uuid:job_id>/image.jpg", views.image, name="image"),
-    path("caption/samples/<slug:name>.jpg", views.sample, name="sample"),
     path("api/captions", views.caption_api, name="api-create"),
 ]

@@ -1,9 +1,9 @@
-from django.http import FileResponse, Http404, HttpResponse, JsonResponse
+from django.http import FileResponse, Http404, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.views.decorators.cache import cache_control
 from django.views.decorators.csrf import csrf_exempt
-from django.views.decorators.http import require_GET, require_POST
+from django.views.decorators.http import require_POST
 
 from webapp.jobs import services as jobs
 from webapp.jobs.api import ensure_session, job_payload, rate_limited
@@ -57,15 +57,6 @@ def image(request, job_id):
     response = FileResponse(job.input_file.open("rb"), content_type="image/jpeg")
     response["Content-Disposition"] = "inline; filename=photo.jpg"
     return response
-
-
-@require_GET
-@cache_control(max_age=86400, public=True)
-def sample(request, name):
-    data = samples.jpeg_bytes(name)
-    if data is None:
-        raise Http404("unknown sample")
-    return HttpResponse(data, content_type="image/jpeg")
 
 
 @csrf_exempt  # a plain HTTP client may call the API; abuse is bounded by limits, not CSRF
