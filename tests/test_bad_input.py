@@ -4,10 +4,10 @@ import struct
 import zlib
 
 import pytest
+from django.conf import settings
 from django.core.files.uploadedfile import SimpleUploadedFile
 from PIL import Image
 
-from webapp.captions.images import MAX_UPLOAD_BYTES
 from webapp.jobs.models import Job
 
 pytestmark = pytest.mark.django_db
@@ -60,7 +60,8 @@ def test_caption_page_shows_the_error_for_bad_uploads(client, caption_version, n
 
 
 def test_caption_api_rejects_a_file_over_the_size_limit(client, caption_version):
-    response = client.post("/api/captions", {"image": SimpleUploadedFile("big.jpg", b"\xff" * (MAX_UPLOAD_BYTES + 1))})
+    big = SimpleUploadedFile("big.jpg", b"\xff" * (settings.MAX_UPLOAD_BYTES + 1))
+    response = client.post("/api/captions", {"image": big})
     assert response.status_code == 400 and "limit is 10 MB" in response.json()["error"]
 
 
@@ -73,6 +74,7 @@ def test_caption_api_needs_a_file(client, caption_version):
 def test_caption_api_rejects_a_bad_beam(client, caption_version, beam):
     response = client.post("/api/captions", {"image": SimpleUploadedFile("a.jpg", jpeg_bytes()), "beam": beam})
     assert response.status_code == 400 and response.json()["field"] == "beam"
+    assert response.json()["error"].startswith("Beam width: ")
 
 
 def test_caption_without_an_active_model_is_503_not_500(client):

@@ -9,31 +9,58 @@
   function setUpUpload(form) {
     const input = document.getElementById("id_image"), zone = document.getElementById("dropzone");
     const preview = document.getElementById("preview"), errorBox = document.getElementById("upload-error");
-    const button = document.getElementById("caption-button");
-    const maxBytes = parseInt(input.dataset.maxMb, 10) * 1024 * 1024;
+    const button = document.getElementById("caption-button"), zoneText = document.getElementById("dropzone-text");
+    const emptyZoneText = zoneText.innerHTML;
+    const maxBytes = Number(input.dataset.maxBytes), maxMb = input.dataset.maxMb;
+    // The one file "Caption it" sends, and always the one the preview shows; null while none is accepted.
     let chosen = null;
 
     function showError(message) { errorBox.textContent = message || ""; errorBox.hidden = !message; }
 
+    function refusal(file) {
+      if (file.size === 0) return "The file is empty (0 bytes).";
+      // Word for word the server's refusal (too_large_message in webapp/core/middleware.py).
+      if (file.size > maxBytes) return `The file is ${(file.size / 1048576).toFixed(1)} MB; the limit is ${maxMb} MB.`;
+      if (file.type && !file.type.startsWith("image/")) return "That is not an image: choose a photo.";
+      return "";
+    }
+
+    function forget() {
+      chosen = null;
+      input.value = "";  // the input never keeps a file the preview does not show, a refused one least of all
+      if (preview.src) URL.revokeObjectURL(preview.src);
+      preview.removeAttribute("src");
+      preview.alt = "";
+      preview.hidden = true;
+      zoneText.innerHTML = emptyZoneText;
+    }
+
     function choose(file) {
       showError("");
-      if (!file) return;
-      if (file.size === 0) return showError("The file is empty (0 bytes).");
-      if (file.size > maxBytes) return showError(`The file is ${(file.size / 1048576).toFixed(1)} MB; the limit is ${input.dataset.maxMb} MB.`);
-      if (file.type && !file.type.startsWith("image/")) return showError("That is not an image: choose a photo.");
+      if (!file) return false;
+      const reason = refusal(file);
+      forget();
+      if (reason) {
+        showError(reason);
+        return false;
+      }
       chosen = file;
       preview.src = URL.createObjectURL(file);
       preview.alt = `Preview of ${file.name}`;
       preview.hidden = false;
-      document.getElementById("dropzone-text").textContent = file.name;
+      zoneText.textContent = file.name;
+      return true;
     }
 
-    async function send(file) {
-      if (!file) return showError("Choose an image to caption.");
+    async function send() {
+      if (!chosen) {
+        if (errorBox.hidden) showError("Choose an image to caption.");  // else the refusal stays in view
+        return;
+      }
       button.disabled = true;
       button.textContent = "Uploading…";
       const body = new FormData();
-      body.append("image", file, file.name || "photo.jpg");
+      body.append("image", chosen, chosen.name || "photo.jpg");
       body.append("beam", document.getElementById("id_beam").value);
       try {
         const response = await fetch(form.dataset.apiUrl, {method: "POST", body});
@@ -47,16 +74,17 @@
       }
     }
 
-    input.addEventListener("change", () => choose(input.files[0]));
+    input.addEventListener("change", () => {
+      const file = input.files[0];
+      if (file) choose(file);  // a cancelled dialog keeps the photo already chosen
+    });
     ["dragenter", "dragover"].forEach((type) => zone.addEventListener(type, (e) => { e.preventDefault(); zone.classList.add("dragging"); }));
     ["dragleave", "drop"].forEach((type) => zone.addEventListener(type, () => zone.classList.remove("dragging")));
     zone.addEventListener("drop", (e) => { e.preventDefault(); choose(e.dataTransfer.files[0]); });
-    form.addEventListener("submit", (e) => { e.preventDefault(); send(chosen || input.files[0]); });
+    form.addEventListener("submit", (e) => { e.preventDefault(); send(); });
     document.querySelectorAll(".sample").forEach((sample) => sample.addEventListener("click", async () => {
       const blob = await (await fetch(sample.dataset.url)).blob();
-      const file = new File([blob], `${sample.dataset.name}.jpg`, {type: "image/jpeg"});
-      choose(file);
-      send(file);
+      if (choose(new File([blob], `${sample.dataset.name}.jpg`, {type: "image/jpeg"}))) send();
     }));
   }
 

@@ -9,6 +9,7 @@ from django.conf import settings
 from playwright.sync_api import expect
 
 from webapp.captions import samples
+from webapp.core.middleware import too_large_message
 
 from .test_pages import CANVAS_ALPHA, canvas_alpha
 
@@ -64,6 +65,88 @@ def heatmap_label(page):
 
 def pressed(page):
     return page.locator('.word-chip[aria-pressed="true"]')
+
+
+# Item 4: the upload form's limit and state
+
+def count_caption_posts(page):
+    posts = []
+
+    def count(route):
+        if route.request.method == "POST":
+            posts.append(route.request.url)
+        route.continue_()
+
+    page.route("**/api/captions", count)
+    page.on("request", lambda request: request.method == "POST" and "/api/captions" not in request.url
+            and posts.append(request.url))
+    return posts
+
+
+def test_a_refused_file_clears_the_preview_and_is_never_sent(live_server, celery_worker, caption_version, page,
+                                                             tmp_path):
+    posts = count_caption_posts(page)
+    page.goto(f"{live_server.url}/caption/")
+    page.set_input_files("#id_image", str(a_real_photo()))
+    expect(page.locator("#preview")).to_be_visible()
+
+    huge = oversized_file(tmp_path)
+    page.set_input_files("#id_image", str(huge))
+    expect(page.locator("#upload-error")).to_have_text(too_large_message(huge.stat().st_size))
+    expect(page.locator("#preview")).to_be_hidden()
+    assert page.locator("#id_image").evaluate("input => input.files.length") == 0
+
+    page.click("#caption-button")
+    page.wait_for_timeout(500)
+    assert posts == [], "a refused file (or the photo chosen before it) was sent"
+    expect(page.locator("#upload-error")).to_have_text(too_large_message(huge.stat().st_size))
+
+    page.set_input_files("#id_image", str(a_real_photo()))
+    expect(page.locator("#preview")).to_be_visible()
+    expect(page.locator("#upload-error")).to_be_hidden()
+    page.click("#caption-button")
+    page.wait_for_url("**/caption/*-*")
+    assert len(posts) == 1
+
+
+@pytest.mark.parametrize("megabytes", [None, 22.6], ids=["just-over", "issue-22.6MB"])
+def test_an_oversized_file_is_refused_in_the_page_with_the_servers_words(live_server, caption_version, page,
+                                                                         tmp_path, megabytes):
+    huge = oversized_file(tmp_path, megabytes)
+    page.goto(f"{live_server.url}/caption/")
+    page.set_input_files("#id_image", str(huge))
+    in_page = page.locator("#upload-error").inner_text()
+
+    response = page.request.post(f"{live_server.url}/api/captions", multipart={"image": multipart_image(huge)})
+    assert response.status == 413, "an oversized upload is refused before the server reads it"
+    assert response.json()["error"] == in_page == too_large_message(huge.stat().st_size)
+    assert f"the limit is {settings.MAX_UPLOAD_MB} MB." in in_page
+
+
+def test_the_upload_limit_is_stated_once(live_server, caption_version, page):
+    page.goto(f"{live_server.url}/caption/")
+    text = page.locator("main").inner_text()
+    assert text.count(" MB") == 1 and f"up to {settings.MAX_UPLOAD_MB} MB" in text
+
+
+def test_keyboard_focus_on_the_drop_zone_is_visible(live_server, page):
+    page.goto(f"{live_server.url}/caption/")
+    for _ in range(40):
+        page.keyboard.press("Tab")
+        if page.evaluate("() => document.activeElement.id") == "id_image":
+            break
+    else:
+        pytest.fail("Tab never reached the file input")
+    outline = page.locator("#dropzone").evaluate(
+        "zone => { const s = getComputedStyle(zone); return [s.outlineStyle, parseFloat(s.outlineWidth)]; }")
+    assert outline[0] != "none" and outline[1] > 0, f"the focused drop zone has no visible outline: {outline}"
+
+
+def test_a_bad_beam_names_the_field_as_a_person_reads_it(live_server, caption_version, page):
+    response = page.request.post(f"{live_server.url}/api/captions",
+                                 multipart={"image": multipart_image(a_real_photo()), "beam": "11"})
+    assert response.status == 400
+    assert response.json() == {"error": "Beam width: must be between 1 and 10.", "field": "beam"}
 
 
 # Item 9: sample photos from the model's world

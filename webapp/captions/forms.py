@@ -1,14 +1,15 @@
 from django import forms
 
-from .images import ACCEPTED_LABEL, MAX_UPLOAD_BYTES, InvalidImage, normalise_upload
+from .images import InvalidImage, normalise_upload
+
+BEAM_RANGE = "Beam width: must be between 1 and 10."
 
 
 class CaptionForm(forms.Form):
     image = forms.FileField(error_messages={"required": "Choose an image to caption.",
-                                            "empty": "The file is empty (0 bytes)."},
-                            help_text=f"{ACCEPTED_LABEL}, up to {MAX_UPLOAD_BYTES // 1_048_576} MB.")
+                                            "empty": "The file is empty (0 bytes)."})
     beam = forms.IntegerField(required=False, min_value=1, max_value=10, error_messages={
-        "min_value": "'beam' must be between 1 and 10.", "max_value": "'beam' must be between 1 and 10."})
+        "min_value": BEAM_RANGE, "max_value": BEAM_RANGE, "invalid": "Beam width: enter a whole number."})
 
     def clean_image(self):
         try:

@@ -7,10 +7,12 @@ included), and means the worker only ever opens files we wrote ourselves.
 import io
 import warnings
 
+from django.conf import settings
 from django.core.files.base import ContentFile
 from PIL import Image, ImageOps, UnidentifiedImageError
 
-MAX_UPLOAD_BYTES = 10 * 1024 * 1024
+from webapp.core.middleware import too_large_message
+
 MAX_PIXELS = 40_000_000  # 4000x3000 is 12 MP; a decompression bomb claims far more
 MAX_SIDE = 1024
 ACCEPTED_FORMATS = {"JPEG": "JPEG", "PNG": "PNG", "WEBP": "WebP", "GIF": "GIF", "BMP": "BMP", "TIFF": "TIFF"}
@@ -59,9 +61,9 @@ def normalise_upload(uploaded):
     size = uploaded.size or 0
     if size == 0:
         raise InvalidImage("The file is empty (0 bytes).")
-    if size > MAX_UPLOAD_BYTES:
-        raise InvalidImage(f"The file is {size / 1_048_576:.1f} MB; the limit is {MAX_UPLOAD_BYTES // 1_048_576} MB.")
-    data = uploaded.read(MAX_UPLOAD_BYTES + 1)
+    if size > settings.MAX_UPLOAD_BYTES:
+        raise InvalidImage(too_large_message(size))
+    data = uploaded.read(settings.MAX_UPLOAD_BYTES + 1)
     image = _open(data)
     original = {"format": image.format, "width": image.width, "height": image.height}
     image = to_rgb(ImageOps.exif_transpose(image))

@@ -1,3 +1,4 @@
+from django.conf import settings
 from django.http import FileResponse, Http404, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
@@ -11,14 +12,15 @@ from webapp.jobs.models import Job
 
 from . import samples, services
 from .forms import CaptionForm
-from .images import ACCEPTED_LABEL, MAX_UPLOAD_BYTES
+from .images import ACCEPTED_LABEL, MAX_PIXELS
 
 MAX_WAIT_SECONDS = 10
 
 
 def _page_context(form=None):
     return {"form": form or CaptionForm(), "samples": samples.available(), "accepted": ACCEPTED_LABEL,
-            "max_mb": MAX_UPLOAD_BYTES // 1_048_576}
+            "max_mb": settings.MAX_UPLOAD_MB, "max_bytes": settings.MAX_UPLOAD_BYTES,
+            "max_megapixels": MAX_PIXELS // 1_000_000}
 
 
 def page(request):

@@ -19,6 +19,11 @@ def error_response(request, status, message):
     return HttpResponse(f"<!doctype html><title>{status}</title><h1>{message}</h1>", status=status)
 
 
+def too_large_message(size_bytes, what="file"):
+    """The one wording of the upload limit, shared by this guard, the caption form and caption.js."""
+    return f"The {what} is {size_bytes / 1_048_576:.1f} MB; the limit is {settings.MAX_UPLOAD_MB} MB."
+
+
 class RequestSizeLimitMiddleware:
     """Refuse an oversized body from its Content-Length, before Django reads or spools any of it."""
 
@@ -31,8 +36,9 @@ class RequestSizeLimitMiddleware:
         except ValueError:
             length = 0
         if length > settings.MAX_REQUEST_BYTES:
-            return error_response(request, 413, f"The request is {length / 1_048_576:.1f} MB; the limit is "
-                                                 f"{settings.MAX_REQUEST_BYTES // 1_048_576} MB.")
+            # The body is the file plus a little framing: name the upload limit, not the framing allowance.
+            what = "file" if request.content_type == "multipart/form-data" else "request"
+            return error_response(request, 413, too_large_message(length, what))
         return self.get_response(request)
 
 
