@@ -110,7 +110,11 @@
     const photo = document.getElementById("photo"), canvas = document.getElementById("heatmap");
     const label = document.getElementById("heatmap-label");
     const chips = document.querySelectorAll(".word-chip");
-    let current = null;
+    const hint = "Tap or click a word to see where the model looked.";
+    // A click, tap or Enter selects a word, and its map stays until another word is selected. Hover and focus
+    // only preview a word; leaving it brings back the selected one. A tap fires focus and then click, which now
+    // agree, so one tap is enough.
+    let selected = null, shown = null;
 
     function grid(weights) {
       const rows = Array.isArray(weights[0]) ? weights : Array.from({length: 7}, (_, r) => weights.slice(r * 7, r * 7 + 7));
@@ -118,13 +122,13 @@
     }
 
     function draw(index) {
-      current = index;
+      shown = index;
       chips.forEach((chip) => chip.classList.toggle("active", Number(chip.dataset.index) === index));
       const width = photo.clientWidth, height = photo.clientHeight;
       canvas.width = width; canvas.height = height;
       const ctx = canvas.getContext("2d");
       ctx.clearRect(0, 0, width, height);
-      if (index === null) { label.textContent = "Hover, focus or tap a word to see where the model looked."; return; }
+      if (index === null) { label.textContent = hint; return; }
       const rows = grid(data.attention[index]);
       const n = rows.length, m = rows[0].length;
       const peak = Math.max(...rows.flat(), 1e-9);
@@ -144,14 +148,22 @@
       label.textContent = `Where the model looked while writing “${data.words[index]}”.`;
     }
 
+    function select(index) {
+      selected = index;
+      chips.forEach((chip) => chip.setAttribute("aria-pressed", String(Number(chip.dataset.index) === index)));
+      draw(index);
+    }
+
     chips.forEach((chip) => {
       const index = Number(chip.dataset.index);
       chip.addEventListener("mouseenter", () => draw(index));
       chip.addEventListener("focus", () => draw(index));
-      chip.addEventListener("click", () => draw(current === index ? null : index));
+      chip.addEventListener("mouseleave", () => draw(selected));
+      chip.addEventListener("blur", () => draw(selected));
+      chip.addEventListener("click", () => select(index));
     });
     // The map is drawn at the photo's size, which changes when the photo loads (a word hovered before that
     // was drawn at 0×0) and whenever the layout does: redraw on every change.
-    new ResizeObserver(() => draw(current)).observe(photo);
+    new ResizeObserver(() => draw(shown)).observe(photo);
   }
 })();

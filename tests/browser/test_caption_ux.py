@@ -67,6 +67,87 @@ def pressed(page):
     return page.locator('.word-chip[aria-pressed="true"]')
 
 
+# Item 1: phones
+
+def assert_fits(page, viewport, what):
+    """No sideways scrolling. A mobile browser widens its layout viewport (innerWidth) to fit content that is too
+    wide and zooms out, so both widths are held to the screen's."""
+    scroll_width, inner_width = page.evaluate(PAGE_WIDTHS)
+    assert scroll_width <= inner_width <= viewport["width"], \
+        f"{what} is {max(scroll_width, inner_width)} px wide on a {viewport['width']} px screen"
+
+
+@pytest.mark.parametrize("viewport", PHONES)
+def test_caption_pages_fit_a_phone_without_sideways_scrolling(browser, live_server, caption_url, viewport,
+                                                              screenshot):
+    context = browser.new_context(viewport=viewport, has_touch=True, is_mobile=True)
+    try:
+        phone = context.new_page()
+        phone.goto(f"{live_server.url}/caption/")
+        phone.set_input_files("#id_image", str(a_real_photo()))
+        expect(phone.locator("#preview")).to_be_visible()
+        assert_fits(phone, viewport, "the upload page")
+        screenshot(phone, f"caption-upload-{viewport['width']}")
+
+        open_result(phone, caption_url)
+        phone.locator(".word-chip").first.tap()
+        assert_fits(phone, viewport, "the result page")
+        screenshot(phone, f"caption-result-{viewport['width']}")
+    finally:
+        context.close()
+
+
+# Item 3: the attention heatmap
+
+def test_one_click_selects_a_word_and_keeps_its_map(page, caption_url):
+    open_result(page, caption_url)
+    chips = page.locator(".word-chip")
+    first = chips.first
+    assert pressed(page).count() == 0 and canvas_alpha(page) == 0, "no word is selected until the visitor picks one"
+
+    first.click()
+    page.mouse.move(0, 0)
+    assert canvas_alpha(page) > 0, "a clicked word keeps its map after the pointer leaves"
+    expect(first).to_have_attribute("aria-pressed", "true")
+    selected_label = heatmap_label(page)
+    assert first.inner_text() in selected_label
+
+    first.click()
+    assert canvas_alpha(page) > 0, "clicking the selected word again keeps its map"
+
+    if chips.count() > 1:
+        second = chips.nth(1)
+        second.hover()
+        assert heatmap_label(page) != selected_label or second.inner_text() == first.inner_text()
+        page.mouse.move(0, 0)
+        assert heatmap_label(page) == selected_label, "leaving a hovered word brings back the selected one"
+        expect(first).to_have_attribute("aria-pressed", "true")
+
+        second.focus()
+        page.keyboard.press("Enter")
+        page.mouse.move(0, 0)
+        expect(second).to_have_attribute("aria-pressed", "true")
+        expect(first).to_have_attribute("aria-pressed", "false")
+        assert canvas_alpha(page) > 0
+
+
+def test_one_tap_on_a_phone_shows_a_words_map_and_it_stays(browser, caption_url):
+    context = browser.new_context(viewport={"width": 390, "height": 844}, has_touch=True, is_mobile=True)
+    try:
+        phone = context.new_page()
+        open_result(phone, caption_url)
+        word = phone.locator(".word-chip").first
+        word.tap()
+        assert phone.evaluate(f"({CANVAS_ALPHA})()") > 0, "one tap shows the word's map"
+        expect(word).to_have_attribute("aria-pressed", "true")
+        label = heatmap_label(phone)
+        phone.locator("#beams").tap()
+        assert phone.evaluate(f"({CANVAS_ALPHA})()") > 0, "the map stays after tapping elsewhere"
+        assert heatmap_label(phone) == label
+    finally:
+        context.close()
+
+
 # Item 4: the upload form's limit and state
 
 def count_caption_posts(page):
