@@ -191,12 +191,5 @@ class NextWordPredictor:
             out["cell_norm"] = per_token([c.norm(dim=1) for c in r["cell"]])
         return out
 
-    def info(self) -> dict:
-        """Small summary for listings: cell, sizes, vocab size, metrics."""
-        return {"cell": self.model.cell, "layers": self.model.nlayers, "hidden": self.model.nhid,
-                "vocab_size": len(self.vocab), "slot": self.config.get("slot"), "label": self.config.get("label"),
-                "corpus": self.config.get("corpus"), "valid_ppl": self.metrics.get("valid_ppl"),
-                "test_ppl": self.metrics.get("test_ppl")}
-
 
 __all__ = ["NextWordPredictor", "EOS", "UNK"]

@@ -71,14 +71,6 @@ def cached_version(pk):
     return version
 
 
-def active_model(kind, slot):
-    """(version, model) for the slot's active version."""
-    version = ModelVersion.objects.filter(kind=kind, slot=slot, is_active=True).first()
-    if version is None:
-        raise ModelUnavailable(f"No active {ModelVersion.Kind(kind).label.lower()} for '{slot}'.")
-    return version, get_model(version)
-
-
 def warm_up(version, model):
     """One real inference of each kind a visitor can ask for: the first calls of a loaded model pay for lazy
     set-up (int8 weight packing, oneDNN kernels, traced decoder steps) that must not land on a visitor."""
