@@ -33,3 +33,14 @@ def test_an_oversized_body_is_refused_before_it_is_read(client, settings):
     settings.MAX_REQUEST_BYTES = 1000
     response = client.post("/api/captions", data=b"x" * 5000, content_type="application/octet-stream")
     assert response.status_code == 413 and "limit is" in response.json()["error"]
+
+
+def test_staff_dataset_uploads_may_be_larger_than_a_visitors_photo(client, settings):
+    settings.MAX_REQUEST_BYTES, settings.MAX_DATASET_UPLOAD_MB = 1000, 1
+    big = b"x" * 5000  # over a visitor's limit, under a dataset's
+    assert client.post("/api/captions", data=big, content_type="application/octet-stream").status_code == 413
+    response = client.post("/admin/training/dataset/add/", data=big, content_type="application/octet-stream")
+    assert response.status_code != 413  # the admin asks for a login instead
+    huge = b"x" * (2 * 1_048_576)
+    response = client.post("/admin/training/dataset/add/", data=huge, content_type="application/octet-stream")
+    assert response.status_code == 413 and b"the limit is 1 MB" in response.content

@@ -19,9 +19,18 @@ def error_response(request, status, message):
     return HttpResponse(f"<!doctype html><title>{status}</title><h1>{message}</h1>", status=status)
 
 
-def too_large_message(size_bytes, what="file"):
+def too_large_message(size_bytes, what="file", limit_mb=None):
     """The one wording of the upload limit, shared by this guard, the caption form and caption.js."""
-    return f"The {what} is {size_bytes / 1_048_576:.1f} MB; the limit is {settings.MAX_UPLOAD_MB} MB."
+    return f"The {what} is {size_bytes / 1_048_576:.1f} MB; the limit is {limit_mb or settings.MAX_UPLOAD_MB} MB."
+
+
+def body_limit(request):
+    """(largest body in bytes, the upload limit in MB to name): staff's dataset uploads in the admin may be
+    larger than a visitor's photo."""
+    if request.path.startswith(settings.DATASET_UPLOAD_PATH):
+        mb = settings.MAX_DATASET_UPLOAD_MB
+        return mb * 1_048_576 + settings.UPLOAD_FRAMING_BYTES, mb
+    return settings.MAX_REQUEST_BYTES, settings.MAX_UPLOAD_MB
 
 
 class RequestSizeLimitMiddleware:
@@ -35,10 +44,11 @@ class RequestSizeLimitMiddleware:
             length = int(request.META.get("CONTENT_LENGTH") or 0)
         except ValueError:
             length = 0
-        if length > settings.MAX_REQUEST_BYTES:
+        limit, limit_mb = body_limit(request)
+        if length > limit:
             # The body is the file plus a little framing: name the upload limit, not the framing allowance.
             what = "file" if request.content_type == "multipart/form-data" else "request"
-            return error_response(request, 413, too_large_message(length, what))
+            return error_response(request, 413, too_large_message(length, what, limit_mb))
         return self.get_response(request)
 
 

@@ -155,7 +155,11 @@ MAX_UPLOAD_MB = int(os.environ.get("MAX_UPLOAD_MB", "10"))
 MAX_UPLOAD_BYTES = MAX_UPLOAD_MB * 1024 * 1024
 # Whole request bodies above this are refused with 413 before Django reads them: one upload plus room for the
 # multipart framing and the small fields beside it, so a file just under the limit is never refused for them.
-MAX_REQUEST_BYTES = MAX_UPLOAD_BYTES + 64 * 1024
+UPLOAD_FRAMING_BYTES = 64 * 1024
+MAX_REQUEST_BYTES = MAX_UPLOAD_BYTES + UPLOAD_FRAMING_BYTES
+# Staff upload training datasets in the admin: a zip of photos may be this large (webapp/training/datasets.py).
+MAX_DATASET_UPLOAD_MB = int(os.environ.get("MAX_DATASET_UPLOAD_MB", "500"))
+DATASET_UPLOAD_PATH = "/admin/training/dataset/"
 
 # Job recovery: a running job's worker touches heartbeat_at every JOB_HEARTBEAT_SECONDS;
 # a job whose heartbeat is older than JOB_STALE_SECONDS belonged to a dead worker.

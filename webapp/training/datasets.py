@@ -4,10 +4,12 @@ import zipfile
 from collections import Counter
 from pathlib import Path, PurePosixPath
 
+from django.conf import settings
+
 from ml.lm.tokenizer import tokenize
 
 MAX_TEXT_BYTES = 50 * 1024 * 1024
-MAX_ZIP_BYTES = 500 * 1024 * 1024
+MAX_ZIP_BYTES = settings.MAX_DATASET_UPLOAD_MB * 1024 * 1024  # the request-size guard allows the same
 MIN_LINES = 20
 CAPTION_FILES = ("captions.txt", "Flickr8k.token.txt")
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".webp", ".bmp"}
