@@ -228,7 +228,7 @@
       const target = answer.result.target, top = answer.result.suggestions[0];
       guess.textContent = top ? (top.display || top.word) : "—";
       if (target.rank === null) {
-        rank.textContent = "not in its vocabulary";
+        rank.textContent = "not in vocabulary";
         prob.textContent = "—";
         row.title = target.note;
         return;
@@ -241,7 +241,7 @@
       const table = Unroll.el("table", {class: "probe-table"},
         Unroll.el("caption", {text: `Where each model ranks “${expected}” next`}),
         Unroll.el("thead", {}, Unroll.el("tr", {},
-          ...["Model", `Rank of “${expected}”`, "Probability", "Top guess"].map((t) => Unroll.el("th", {scope: "col", text: t})))));
+          ...["Model", "Rank", "Probability", "Top guess"].map((t) => Unroll.el("th", {scope: "col", text: t})))));
       const body = Unroll.el("tbody");
       table.append(body);
       const rows = [...model.options].map((option) => {
