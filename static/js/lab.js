@@ -302,9 +302,11 @@
       else if (run.final_accuracy != null) note = "partly learnt";
       if (run.steps_run < result.config.steps && run.diverged_at == null) note = `stopped at step ${run.steps_run} (time limit)`;
       const name = Unroll.el("th", {scope: "row"}, Unroll.el("span", {class: "swatch", style: `background:${COLORS[run.cell]}`, "aria-hidden": "true"}), run.label);
-      body.append(Unroll.el("tr", {}, name, Unroll.el("td", {text: acc}),
-        Unroll.el("td", {text: formatRatio(run.grad_ratio.init)}), Unroll.el("td", {text: formatRatio(run.grad_ratio.trained)}),
-        Unroll.el("td", {class: "muted", text: note})));
+      // data-label names each cell where a phone shows the row as a stacked card (static/css/lab.css).
+      body.append(Unroll.el("tr", {}, name, Unroll.el("td", {text: acc, "data-label": "Final accuracy"}),
+        Unroll.el("td", {text: formatRatio(run.grad_ratio.init), "data-label": "Gradient left, at start"}),
+        Unroll.el("td", {text: formatRatio(run.grad_ratio.trained), "data-label": "after training"}),
+        Unroll.el("td", {class: "muted", text: note, "data-label": "Note"})));
     }
   }
 

@@ -35,6 +35,13 @@ def test_a_preset_experiment_runs_and_draws_every_chart_and_its_permalink_redraw
     for figure in page.locator(".chart-card figcaption").all():
         assert len(figure.inner_text()) > 60  # every chart carries its explanation
     screenshot(page, "lab-exploding")
+    page.set_viewport_size({"width": 390, "height": 844})
+    # On a phone each run is a card of labelled values: nothing hidden behind a sideways scroller.
+    assert page.evaluate("() => { const t = document.getElementById('summary');"
+                         " return t.scrollWidth <= t.parentElement.clientWidth; }")
+    label = page.evaluate("() => getComputedStyle(document.querySelector('#summary tbody td'), '::before').content")
+    assert "Final accuracy" in label
+    page.set_viewport_size({"width": 1280, "height": 900})
 
     permalink = page.locator("#permalink").input_value()
     assert permalink == page.url
