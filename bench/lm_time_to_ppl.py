@@ -1,7 +1,7 @@
 """Wall time for the shipped PTB-LSTM recipe to reach a validation perplexity (default 125.6, issue #3),
 next to the pytorch/examples reference measured on the same machine.
 
-Trains from scratch with the shipped stage-1 recipe (ml.lm.train.TrainConfig defaults, which are the recipe in
+Trains from scratch with the shipped stage-1 recipe (ml.lm.train.LMConfig defaults, which are the recipe in
 docs/models.md: 650/650 tied LSTM, Adam 2e-3, batch 64, BPTT 35, clip 0.25, EMA, locked dropout), validating
 every ``--validate-every`` steps from step ``--validate-from`` on and stopping at the first validation at or
 below the target. The reported wall time includes every validation pass.
@@ -33,7 +33,7 @@ from lm_train_speed import time_steps  # noqa: E402
 from ml.cpu import has_native_bf16  # noqa: E402
 from ml.lm.corpus import batchify, load_corpus  # noqa: E402
 from ml.lm.model import RNNModel  # noqa: E402
-from ml.lm.train import TrainConfig, evaluate, train  # noqa: E402
+from ml.lm.train import LMConfig, evaluate, train  # noqa: E402
 
 REFERENCE_EPOCHS_TO_125_6 = 3
 
@@ -85,20 +85,20 @@ def main() -> None:
           f"p95 {ref['step_p95_s']} s) -> 3 epochs to 125.6 = {ref['total_s'] / 60:.1f} min", flush=True)
     result = {"target": args.target, "reference": ref, "validation_s": round(valid_med, 1)}
     if not args.reference_only:
-        cfg = TrainConfig(bf16=True, threads=args.threads, validate_every=args.validate_every,
-                          validate_from=args.validate_from, target_ppl=args.target, max_minutes=args.max_minutes,
-                          checkpoint_minutes=1e9, log_every=50)
-        run = Path(args.out) / time.strftime("%Y%m%d-%H%M%S")
+        cfg = LMConfig(bf16=True, threads=args.threads, validate_every=args.validate_every,
+                       validate_from=args.validate_from, target_ppl=args.target, time_budget_min=args.max_minutes,
+                       checkpoint_minutes=1e9, log_every=50,
+                       run_dir=str(Path(args.out) / time.strftime("%Y%m%d-%H%M%S")))
 
         def progress(event):
             if event["event"] in ("epoch", "warning", "done"):
                 print(json.dumps({k: v for k, v in event.items() if k != "history"}), flush=True)
 
         t0 = time.time()
-        out = train(cfg, run, on_progress=progress, corpus=corpus)
+        out = train(cfg, on_progress=progress, corpus=corpus)
         wall = time.time() - t0
         crossed = [h for h in out["history"] if h["valid_ppl"] <= args.target]
-        result.update(status=out["status"], wall_s=round(wall, 1), train_wall_s=out["train_wall_s"],
+        result.update(status=out["status"], wall_s=round(wall, 1), train_wall_s=out["elapsed_s"],
                       valid_wall_s=out["valid_wall_s"], steps=out["step"],
                       epochs=round(out["step"] * cfg.batch_size * cfg.bptt / train_tokens, 3),
                       crossed_at=crossed[0] if crossed else None,

@@ -20,7 +20,7 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from ml.lm.model import RNNModel  # noqa: E402
 from ml.cpu import has_native_bf16  # noqa: E402
-from ml.lm.train import TrainConfig, train_loss  # noqa: E402
+from ml.lm.train import LMConfig, train_loss  # noqa: E402
 
 V = 10000
 
@@ -38,7 +38,7 @@ def time_steps(cell="lstm", emsize=650, nhid=650, nlayers=2, batch=20, bptt=35, 
     torch.set_num_threads(threads)
     model = RNNModel(V, cell, emsize, nhid, nlayers, tie_weights=not adaptive)
     model.train()
-    cfg = TrainConfig(bf16=bf16, bf16_rnn=bf16_rnn)
+    cfg = LMConfig(bf16=bf16, bf16_rnn=bf16_rnn)
     if adaptive:
         asm = torch.nn.AdaptiveLogSoftmaxWithLoss(nhid, V, cutoffs=[2000, 6000], div_value=4.0)
         params = list(model.parameters()) + list(asm.parameters())

@@ -136,7 +136,7 @@ def tiny_lm_dir(tmp_path_factory):
 
     from ml.lm.checkpoint import save_model_dir
     from ml.lm.model import RNNModel
-    from ml.lm.testing import tiny_corpus
+    from tests.support.lm import tiny_corpus
 
     torch.manual_seed(0)
     corpus = tiny_corpus()
@@ -149,7 +149,7 @@ def tiny_lm_dir(tmp_path_factory):
 @pytest.fixture(scope="session")
 def tiny_caption_dir(tmp_path_factory):
     """A small captioner checkpoint directory (random decoder on the real MobileNetV2 encoder)."""
-    from ml.caption.testing import tiny_model_dir
+    from tests.support.captions import tiny_model_dir
 
     return tiny_model_dir(tmp_path_factory.mktemp("models") / "tiny-caption")
 

@@ -6,7 +6,7 @@ import pytest
 from django.contrib.auth.models import Permission, User
 from django.core.files.uploadedfile import SimpleUploadedFile
 
-from ml.lm.testing import tiny_lines
+from tests.support.lm import tiny_lines
 from webapp.jobs.models import Job
 from webapp.registry import services as registry
 from webapp.training.models import Dataset, TrainingRun

@@ -130,7 +130,7 @@ def _tanh(x: torch.Tensor) -> torch.Tensor:
 
 
 def quantize_int8(decoder: nn.Module) -> nn.Module:
-    """Copy of ``decoder`` (or an ensemble of them) with int8 dynamic quantisation of its Linear and
+    """Copy of ``decoder`` with int8 dynamic quantisation of its Linear and
     LSTMCell layers, except the attention score layer.
 
     Decoding one image is bound by reading the weights at every step (batch = beam width), so
@@ -141,7 +141,7 @@ def quantize_int8(decoder: nn.Module) -> nn.Module:
     quantized = dynamic_int8(decoder, {nn.Linear, nn.LSTMCell})
     # The attention's 512 -> 1 score layer runs on every beam x cell: an int8 kernel spends ~6x longer
     # quantising its (beams x 49, 512) input than a float dot product takes, for a 2 KB weight.
-    for name, module in decoder.named_modules():       # the decoder itself or an ensemble's members
+    for name, module in decoder.named_modules():
         parent, _, leaf = name.rpartition(".")
         if leaf == "full_att":
             setattr(quantized.get_submodule(parent), leaf, copy.deepcopy(module).float().eval())
@@ -153,7 +153,7 @@ class TracedStep(nn.Module):
 
     A beam-search step is ~15 small ops on 3 rows, so Python and module-call overhead is a large part
     of it; the trace runs the same kernels without it (~30-40 % faster decoding, identical outputs).
-    Works for a single decoder, its int8 copy or an ensemble; any number of rows. Inference only.
+    Works for a decoder or its int8 copy; any number of rows. Inference only.
     """
 
     def __init__(self, decoder: nn.Module):

@@ -14,7 +14,6 @@ import math
 from collections import Counter
 
 import torch
-from pycocoevalcap.bleu.bleu_scorer import BleuScorer
 
 from .decoder import AttentionDecoder
 from .vocab import Vocab, tokenize
@@ -105,75 +104,14 @@ def sample(decoder: AttentionDecoder, features: torch.Tensor, vocab: Vocab, k: i
     return torch.stack(out_tok, 1), torch.stack(out_lp, 1), torch.stack(out_mask, 1)
 
 
-def sentence_bleu4(hyps: list[list[str]], refs: list[list[list[str]]]) -> list[float]:
-    """Per-caption BLEU-4 from pycocoevalcap's scorer ("closest" reference length, as it scores
-    a corpus) -> one float per hypothesis; ``refs[i]`` are hypothesis i's tokenised references."""
-    scorer = BleuScorer(n=4)
-    for hyp, ref in zip(hyps, refs):
-        scorer += (" ".join(hyp), [" ".join(r) for r in ref])
-    _, per_sentence = scorer.compute_score(option="closest", verbose=0)
-    return [float(b) for b in per_sentence[3]]
-
-
 def scst_loss(decoder: AttentionDecoder, features: torch.Tensor, names: list[str], vocab: Vocab,
-              cider: CiderD, k: int = 5, max_len: int = 16, top_p: float = 1.0, bleu_weight: float = 0.0):
-    """One SCST batch -> ``(loss, mean_reward)``; the leave-one-out mean reward is the baseline.
-
-    The reward is CIDEr-D, plus ``bleu_weight`` x sentence BLEU-4 when set: CIDEr alone rewards the
-    image's distinctive words, BLEU-4 also the references' exact 4-word phrasing.
-    """
+              cider: CiderD, k: int = 5, max_len: int = 16, top_p: float = 1.0):
+    """One SCST batch -> ``(loss, mean_reward)``; the reward is CIDEr-D, the leave-one-out mean reward the
+    baseline. features ``(N, L, D)``, ``names[i]`` image i's name in ``cider``."""
     tokens, logp, mask = sample(decoder, features, vocab, k, max_len, top_p)
     words = [vocab.decode(row) for row in tokens.tolist()]
-    reward_list = [cider.score(w, names[i // k]) for i, w in enumerate(words)]
-    if bleu_weight:
-        bleu = sentence_bleu4(words, [cider.refs[names[i // k]] for i in range(len(words))])
-        reward_list = [r + bleu_weight * b for r, b in zip(reward_list, bleu)]
-    rewards = torch.tensor(reward_list).view(-1, k)
+    rewards = torch.tensor([cider.score(w, names[i // k]) for i, w in enumerate(words)]).view(-1, k)
     baseline = (rewards.sum(1, keepdim=True) - rewards) / (k - 1)
     advantage = (rewards - baseline).view(-1, 1)
     loss = -(advantage * logp * mask).sum() / mask.sum()
     return loss, float(rewards.mean())
-
-
-def sequence_logprobs(decoder: AttentionDecoder, features: torch.Tensor, seqs: list[list[int]],
-                      image_index: torch.Tensor, vocab: Vocab) -> torch.Tensor:
-    """Mean per-token log p (incl. ``<end>``) of each word sequence, with gradients -> ``(len(seqs),)``."""
-    full = [[vocab.start_id] + s + [vocab.end_id] for s in seqs]
-    order = sorted(range(len(full)), key=lambda i: -len(full[i]))
-    T = len(full[order[0]])
-    captions = torch.zeros(len(full), T, dtype=torch.long)
-    for row, i in enumerate(order):
-        captions[row, :len(full[i])] = torch.tensor(full[i])
-    lengths = torch.tensor([len(full[i]) for i in order])
-    logits, _ = decoder(features, captions, lengths, image_index[order])
-    logp = torch.log_softmax(logits.float(), dim=-1).gather(2, captions[:, 1:].unsqueeze(2)).squeeze(2)
-    mask = (captions[:, 1:] != vocab.pad_id).float()
-    per_seq = (logp * mask).sum(1) / mask.sum(1)
-    out = torch.empty_like(per_seq)
-    out[torch.tensor(order)] = per_seq
-    return out
-
-
-def scst_beam_loss(decoder: AttentionDecoder, features: torch.Tensor, names: list[str], vocab: Vocab,
-                   cider: CiderD, k: int = 5, max_len: int = 20):
-    """SCST on the beam-search n-best (as in Cornia et al. 2020, M2 Transformer) -> ``(loss, mean_reward)``.
-
-    Plain multinomial samples from a label-smoothed model are mostly noise; the k beams are good
-    candidates whose mean reward is the baseline.
-    """
-    from .decode import beam_search
-
-    with torch.no_grad():
-        nbest = beam_search(decoder, features, vocab, beam=k, max_len=max_len)
-    seqs, index, rewards = [], [], []
-    for i, hyps in enumerate(nbest):
-        for h in hyps:
-            seqs.append(h.tokens)
-            index.append(i)
-            rewards.append(cider.score([vocab.itos[t] for t in h.tokens], names[i]))
-    index_t = torch.tensor(index)
-    rewards_t = torch.tensor(rewards)
-    baseline = torch.zeros(len(nbest)).index_add_(0, index_t, rewards_t) / torch.bincount(index_t, minlength=len(nbest))
-    advantage = rewards_t - baseline[index_t]
-    logp = sequence_logprobs(decoder, features, seqs, index_t, vocab)
-    return -(advantage * logp).mean(), float(rewards_t.mean())

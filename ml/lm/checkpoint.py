@@ -7,33 +7,20 @@
     <dir>/metrics.json          {"valid_ppl", "test_ppl", "command", "train_wall_s", "history", ...}
     <dir>/unroll.json           manifest for the web app: {"kind": "lm", "slot", "label", "name", "files"}
 
-Resumable training state (optimizer moments, RNG, data position) lives next to it in a run dir:
-    <run>/last/{weights,ema,optim}.safetensors + state.json, <run>/best/ (a model dir).
+A run directory holds two of them, last/ (with the resumable state, see ml.training) and best/.
 """
 from __future__ import annotations
 
-import json
-import os
-import shutil
 from pathlib import Path
 
 import torch
 from safetensors.torch import load_file, save_file
 
+from ..training.checkpoint import atomic_dir, read_json, write_json
 from .model import RNNModel
 from .tokenizer import Vocab
 
 FORMAT = "unroll-lm/1"
-
-
-def _write_json(path: Path, obj) -> None:
-    tmp = path.with_suffix(path.suffix + ".tmp")
-    tmp.write_text(json.dumps(obj, indent=2, ensure_ascii=False))
-    os.replace(tmp, path)
-
-
-def read_json(path: str | Path) -> dict:
-    return json.loads(Path(path).read_text(encoding="utf-8"))
 
 
 def model_tensors(model: RNNModel, dtype: torch.dtype | None = None) -> dict[str, torch.Tensor]:
@@ -56,29 +43,25 @@ def load_model_tensors(model: RNNModel, tensors: dict[str, torch.Tensor]) -> Non
 
 def save_model_dir(path: str | Path, model: RNNModel, vocab: Vocab, config: dict, metrics: dict,
                    dtype: torch.dtype = torch.float32) -> Path:
-    """Write a model directory atomically (to <path>.tmp, then rename)."""
+    """Write a model directory, replacing ``path`` whole (see ml.training.checkpoint.atomic_dir)."""
     path = Path(path)
-    tmp = path.with_name(path.name + ".tmp")
-    shutil.rmtree(tmp, ignore_errors=True)
-    tmp.mkdir(parents=True)
-    save_file(model_tensors(model, dtype), str(tmp / "weights.safetensors"), metadata={"format": FORMAT})
-    config = {"format": FORMAT, "kind": "lm", **config, "model": model.config()}
-    _write_json(tmp / "config.json", config)
-    vocab.save(tmp / "vocab.json")
-    _write_json(tmp / "metrics.json", metrics)
-    _write_json(tmp / "unroll.json", {
-        "kind": "lm", "slot": config.get("slot", path.name), "label": config.get("label", path.name),
-        "name": path.name, "cell": model.cell, "corpus": config.get("corpus"),
-        "files": ["weights.safetensors", "config.json", "vocab.json", "metrics.json"]})
-    if path.exists():
-        old = path.with_name(path.name + ".old")
-        shutil.rmtree(old, ignore_errors=True)
-        os.replace(path, old)
-        os.replace(tmp, path)
-        shutil.rmtree(old, ignore_errors=True)
-    else:
-        os.replace(tmp, path)
+    with atomic_dir(path) as tmp:
+        write_model_files(tmp, path.name, model, vocab, config, metrics, dtype)
     return path
+
+
+def write_model_files(directory: Path, name: str, model: RNNModel, vocab: Vocab, config: dict, metrics: dict,
+                      dtype: torch.dtype = torch.float32) -> None:
+    """The files of a model directory called ``name``, written into the existing ``directory``."""
+    save_file(model_tensors(model, dtype), str(directory / "weights.safetensors"), metadata={"format": FORMAT})
+    config = {"format": FORMAT, "kind": "lm", **config, "model": model.config()}
+    write_json(directory / "config.json", config)
+    vocab.save(directory / "vocab.json")
+    write_json(directory / "metrics.json", metrics)
+    write_json(directory / "unroll.json", {
+        "kind": "lm", "slot": config.get("slot", name), "label": config.get("label", name),
+        "name": name, "cell": model.cell, "corpus": config.get("corpus"),
+        "files": ["weights.safetensors", "config.json", "vocab.json", "metrics.json"]})
 
 
 def load_model_dir(path: str | Path, map_location: str = "cpu") -> tuple[RNNModel, Vocab, dict]:
@@ -116,31 +99,6 @@ def export_model_dir(src: str | Path, dst: str | Path, dtype: torch.dtype = torc
     config.pop("format", None)
     config.pop("kind", None)
     return save_model_dir(dst, model, vocab, config, metrics, dtype=dtype)
-
-
-# ---- resumable optimizer / training state -------------------------------------------------------
-
-def optimizer_tensors(opt: torch.optim.Optimizer) -> tuple[dict[str, torch.Tensor], dict]:
-    """Optimizer state_dict split into tensors (safetensors) and JSON-able scalars."""
-    sd = opt.state_dict()
-    tensors, scalars = {}, {"param_groups": sd["param_groups"], "state": {}}
-    for pid, st in sd["state"].items():
-        for k, v in st.items():
-            if isinstance(v, torch.Tensor):
-                tensors[f"{pid}.{k}"] = v.contiguous()
-            else:
-                scalars["state"].setdefault(str(pid), {})[k] = v
-    return tensors, scalars
-
-
-def load_optimizer_tensors(opt: torch.optim.Optimizer, tensors: dict, scalars: dict) -> None:
-    state: dict = {}
-    for key, v in tensors.items():
-        pid, k = key.split(".", 1)
-        state.setdefault(int(pid), {})[k] = v
-    for pid, st in scalars.get("state", {}).items():
-        state.setdefault(int(pid), {}).update(st)
-    opt.load_state_dict({"state": state, "param_groups": scalars["param_groups"]})
 
 
 def find_model_dirs(root: str | Path) -> list[dict]:

@@ -1,41 +1,36 @@
-"""Training loop: truncated BPTT, gradient clipping, LR schedule, weight averaging, early stopping,
-checkpoint + resume from the run directory.
+"""Train a word LM: truncated BPTT, gradient clipping, LR schedule, weight averaging, early stopping.
 
-    from ml.lm.train import TrainConfig, train
-    result = train(TrainConfig(corpus="ptb", cell="gru", epochs=3), "var/runs/ptb-gru",
-                   on_progress=print, should_stop=lambda: False)
+    from ml.lm.train import LMConfig, train
+    result = train(LMConfig(corpus="ptb", cell="gru", epochs=3, run_dir="var/runs/ptb-gru"), on_progress=print)
 
-Run dir layout:
-    <run>/last/   resumable state: weights/ema/optim .safetensors + state.json (written every
-                  ``checkpoint_minutes``, at every epoch end, on cancel and on budget exhaustion)
-    <run>/best/   model directory (see checkpoint.py) of the best validation perplexity so far
-    <run>/train_config.json
+The run directory, progress events, final statuses and resume follow ml.training; last/ and best/ are LM
+model directories (see checkpoint.py), last/ with the optimizer, the weight average and the carried hidden
+state next to it.
 """
 from __future__ import annotations
 
 import math
-import os
-import random
 import time
-from dataclasses import asdict, dataclass, fields, replace
-from pathlib import Path
+from dataclasses import asdict, dataclass, replace
 from typing import Callable
 
 import torch
-from safetensors.torch import load_file, save_file
+from safetensors.torch import load_file
 
-from ..cpu import effective_bf16
+from ..training.config import TrainConfig
+from ..training.run import DIVERGED, EARLY_STOPPED, FINISHED, TARGET_REACHED, TIME_BUDGET, Run
 from . import checkpoint as ckpt
-from .corpus import batchify, get_batch, load_corpus
+from .corpus import Corpus, batchify, get_batch, load_corpus
 from .model import CELLS, INITS, RNNModel, repackage_hidden
+from .tokenizer import Vocab
 
 OPTIMIZERS = ("sgd", "adam")
 SCHEDULES = ("plateau", "cosine", "constant")
 
 
 @dataclass
-class TrainConfig:
-    """Every knob of a training run. Defaults are the shipped PTB LSTM recipe."""
+class LMConfig(TrainConfig):
+    """Every knob of a language-model run. Defaults are the shipped PTB LSTM recipe."""
     corpus: str = "ptb"               # 'ptb' | 'shakespeare' | 'text:PATH'
     cell: str = "lstm"                # 'rnn_tanh' | 'rnn_relu' | 'lstm' | 'gru'
     emsize: int = 650
@@ -51,9 +46,9 @@ class TrainConfig:
     bptt: int = 35                    # truncated-BPTT window k
     eval_batch_size: int = 10
     optimizer: str = "adam"           # 'sgd' | 'adam'
-    lr: float = 2e-3
+    lr: float = 2e-3                  # a new value on resume replaces the current LR: a manual anneal step
     weight_decay: float = 1.2e-6
-    clip: float = 0.25                # max global grad norm
+    clip: float = 0.25                # max global gradient norm
     schedule: str = "plateau"         # 'plateau' | 'cosine' | 'constant'
     lr_decay: float = 0.25            # plateau: lr *= lr_decay when valid ppl stops improving
     min_lr: float = 1e-5
@@ -61,22 +56,17 @@ class TrainConfig:
     ema: float = 0.999                # weight averaging decay (0 = off); eval + checkpoints use averaged weights
     ema_warmup: bool = True           # short warm-up of the average (off: keep a warm start's weights at full decay)
     epochs: int = 40
-    patience: int = 3                 # early stop after this many epochs without valid improvement
     validate_every: int = 0           # also validate every N steps inside an epoch (0 = at epoch ends only)
     validate_from: int = 0            # ...starting at this step (mid-epoch checks are ~10 s each on PTB)
     target_ppl: float = 0.0           # stop as soon as validation perplexity is <= this (0 = off)
-    max_minutes: float = 0.0          # wall-clock budget for this invocation (0 = none); stops resumably
-    bf16: bool = False                # bf16 autocast for the decoder/softmax matmuls (eval stays float32)
-    bf16_rnn: bool = False            # also run the recurrent layers under bf16 autocast
-    threads: int = 0                  # torch.set_num_threads (0 = leave as is)
+    bf16_rnn: bool = False            # with bf16, also run the recurrent layers under bf16 autocast
     seed: int = 1111
-    log_every: int = 50               # steps between on_progress calls
-    checkpoint_minutes: float = 5.0
-    init_from: str = ""               # warm start: load weights from a model dir (e.g. a shipped float16 one)
-    slot: str = ""                    # manifest fields for the web app
+    log_every: int = 50
+    slot: str = ""                    # manifest fields for the web app (default: the run directory's name)
     label: str = ""
 
-    def validate(self) -> "TrainConfig":
+    def validate(self) -> "LMConfig":
+        super().validate()
         checks = [
             (self.cell in CELLS, f"cell must be one of {CELLS}"),
             (self.init in INITS, f"init must be one of {INITS}"),
@@ -84,8 +74,6 @@ class TrainConfig:
             (self.schedule in SCHEDULES, f"schedule must be one of {SCHEDULES}"),
             (self.batch_size >= 1 and self.eval_batch_size >= 1, "batch sizes must be >= 1"),
             (self.bptt >= 1, "bptt must be >= 1"),
-            (self.lr > 0, "lr must be > 0"),
-            (self.clip > 0, "clip must be > 0"),
             (0 < self.lr_decay <= 1, "lr_decay must be in (0, 1]"),
             (0 <= self.ema < 1, "ema must be in [0, 1)"),
             (self.epochs >= 1, "epochs must be >= 1"),
@@ -97,20 +85,10 @@ class TrainConfig:
                 raise ValueError(msg)
         return self
 
-    @classmethod
-    def from_dict(cls, d: dict) -> "TrainConfig":
-        names = {f.name for f in fields(cls)}
-        return cls(**{k: v for k, v in d.items() if k in names})
-
     def model_kwargs(self, ntoken: int) -> dict:
         return dict(ntoken=ntoken, cell=self.cell, emsize=self.emsize, nhid=self.nhid, nlayers=self.nlayers,
                     dropout_emb=self.dropout_emb, dropout_hid=self.dropout_hid, dropout_out=self.dropout_out,
                     tie_weights=self.tie_weights, init=self.init, dropout_weight=self.dropout_weight)
-
-
-def set_seed(seed: int) -> None:
-    random.seed(seed)
-    torch.manual_seed(seed)
 
 
 @torch.no_grad()
@@ -129,7 +107,7 @@ def evaluate(model: RNNModel, data: torch.Tensor, bptt: int = 35) -> tuple[float
     return total / max(count, 1), count
 
 
-def train_loss(model: RNNModel, x: torch.Tensor, y: torch.Tensor, hidden: list, cfg: TrainConfig):
+def train_loss(model: RNNModel, x: torch.Tensor, y: torch.Tensor, hidden: list, cfg: LMConfig):
     """Mean NLL for one window. The 10k-way decoder is the biggest matmul, so it is what bf16 speeds up
     most; the recurrence stays float32 unless bf16_rnn, since its state is carried across windows."""
     with torch.autocast("cpu", dtype=torch.bfloat16, enabled=cfg.bf16 and cfg.bf16_rnn):
@@ -140,7 +118,7 @@ def train_loss(model: RNNModel, x: torch.Tensor, y: torch.Tensor, hidden: list, 
     return loss, [tuple(t.float() for t in s) if isinstance(s, tuple) else s.float() for s in hidden]
 
 
-def make_optimizer(cfg: TrainConfig, model: RNNModel) -> torch.optim.Optimizer:
+def make_optimizer(cfg: LMConfig, model: RNNModel) -> torch.optim.Optimizer:
     if cfg.optimizer == "sgd":
         return torch.optim.SGD(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
     return torch.optim.Adam(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
@@ -170,7 +148,7 @@ class EMA:
         self.shadow = live
 
 
-def lr_at(cfg: TrainConfig, base_lr: float, step: int, total_steps: int) -> float:
+def lr_at(cfg: LMConfig, base_lr: float, step: int, total_steps: int) -> float:
     """LR for the step: linear warm-up, then ``base_lr`` (plateau/constant) or cosine to min_lr."""
     warm = min(1.0, (step + 1) / cfg.warmup_steps) if cfg.warmup_steps > 0 else 1.0
     if cfg.schedule == "cosine":
@@ -179,247 +157,192 @@ def lr_at(cfg: TrainConfig, base_lr: float, step: int, total_steps: int) -> floa
     return warm * base_lr
 
 
-def _save_last(run: Path, model, ema, opt, hidden, state: dict) -> None:
-    last = run / "last"
-    tmp = run / "last.tmp"
-    tmp.mkdir(parents=True, exist_ok=True)
-    save_file(ckpt.model_tensors(model), str(tmp / "weights.safetensors"))
-    if ema is not None:
-        shadow = dict(ema.shadow)
-        if model.tie_weights:
-            shadow.pop("decoder.weight", None)
-        save_file({k: v.contiguous() for k, v in shadow.items()}, str(tmp / "ema.safetensors"))
-    otensors, oscalars = ckpt.optimizer_tensors(opt)
-    flat_h = {}
-    for i, h in enumerate(hidden):
-        for j, t in enumerate(h if isinstance(h, tuple) else (h,)):
-            flat_h[f"hidden.{i}.{j}"] = t.detach().contiguous()
-    otensors.update(flat_h)
-    otensors["rng.torch"] = torch.get_rng_state()
-    save_file(otensors, str(tmp / "optim.safetensors"))
-    ckpt._write_json(tmp / "state.json", {**state, "optimizer": oscalars, "python_rng": list(random.getstate()[1]),
-                                          "python_rng_pos": random.getstate()[2]})
-    old = run / "last.old"
-    if last.exists():
-        os.replace(last, old)
-    os.replace(tmp, last)
-    if old.exists():
-        import shutil
-        shutil.rmtree(old, ignore_errors=True)
-
-
-def _load_last(run: Path, model, ema, opt, hidden):
-    last = run / "last"
-    state = ckpt.read_json(last / "state.json")
-    ckpt.load_model_tensors(model, load_file(str(last / "weights.safetensors")))
-    if ema is not None and (last / "ema.safetensors").is_file():
-        shadow = load_file(str(last / "ema.safetensors"))
-        if model.tie_weights:
-            shadow["decoder.weight"] = shadow["encoder.weight"]
-        ema.shadow = {k: shadow[k].clone() for k in model.state_dict()}
-        ema.updates = state.get("ema_updates", 0)
-    tensors = load_file(str(last / "optim.safetensors"))
-    torch.set_rng_state(tensors.pop("rng.torch"))
-    random.setstate((3, tuple(state["python_rng"]), state["python_rng_pos"]))
-    new_hidden = []
-    for i, h in enumerate(hidden):
-        if isinstance(h, tuple):
-            new_hidden.append(tuple(tensors.pop(f"hidden.{i}.{j}") for j in range(len(h))))
-        else:
-            new_hidden.append(tensors.pop(f"hidden.{i}.0"))
-    ckpt.load_optimizer_tensors(opt, tensors, state["optimizer"])
-    return state, new_hidden
-
-
-def train(cfg: TrainConfig, run_dir: str | Path, on_progress: Callable[[dict], None] | None = None,
-          should_stop: Callable[[], bool] | None = None, resume: bool = False, command: str = "",
-          corpus=None) -> dict:
-    """Train (or resume) a word LM into ``run_dir``; returns the final metrics dict.
-
-    on_progress(dict) gets, every ``log_every`` steps: event='step', epoch, step, total_steps, loss, ppl,
-    tokens_per_s, grad_norm, lr, elapsed_s; at each epoch end: event='epoch' with the same keys plus
-    valid_ppl, best_valid_ppl (also after each mid-epoch validation, with partial=True); at the end:
-    event='done' with status ('finished', 'early_stopped', 'target_reached', 'budget', 'cancelled' or
-    'diverged') and the final metrics; event='warning' with a message when a setting was overridden.
-    should_stop() is polled every step; when it returns True the run saves ``last/`` and returns
-    with status 'cancelled' (resumable). ``corpus`` may be passed to skip loading (tests).
-    """
-    cfg.validate()
-    run = Path(run_dir)
-    run.mkdir(parents=True, exist_ok=True)
-    emit = on_progress or (lambda d: None)
-    stop = should_stop or (lambda: False)
-    if resume and (run / "train_config.json").is_file():
-        saved = TrainConfig.from_dict(ckpt.read_json(run / "train_config.json"))
-        # The saved config wins; budget/logging knobs and the LR may be changed by passing a non-default
-        # value (a new --lr replaces the current base LR: a manual anneal step).
-        defaults = TrainConfig()
-        new_lr = cfg.lr if cfg.lr != defaults.lr else None
-        for k in ("max_minutes", "threads", "log_every", "checkpoint_minutes", "epochs", "patience", "lr",
-                  "validate_every", "validate_from", "target_ppl"):
-            if getattr(cfg, k) != getattr(defaults, k):
-                setattr(saved, k, getattr(cfg, k))
-        cfg = saved
-    else:
-        new_lr = None
-    if cfg.threads > 0:
-        torch.set_num_threads(cfg.threads)
-    use_bf16, bf16_warning = effective_bf16(cfg.bf16)
-    if bf16_warning:
-        emit({"event": "warning", "message": bf16_warning})
-    step_cfg = replace(cfg, bf16=use_bf16, bf16_rnn=cfg.bf16_rnn and use_bf16)  # what the steps really use
-    set_seed(cfg.seed)
-    corpus = corpus or load_corpus(cfg.corpus)
-    vocab = corpus.vocab
-    train_data = batchify(corpus.ids["train"], cfg.batch_size)
-    valid_data = batchify(corpus.ids["valid"], cfg.eval_batch_size)
+def build_model(cfg: LMConfig, vocab: Vocab) -> RNNModel:
+    """A fresh model, or ``cfg.init_from``'s weights in this config's shape (dropouts may differ: warm-starting
+    with stronger regularisation is the point of that option)."""
     model = RNNModel(**cfg.model_kwargs(len(vocab)))
     if cfg.init_from:
-        # Continuing from a shipped model when the run dir (optimizer state) is gone, e.g. on a fresh checkout.
         src, src_vocab, _ = ckpt.load_model_dir(cfg.init_from)
         if not ckpt.same_shape(src, src_vocab, model, vocab):
             raise ValueError(f"init_from {cfg.init_from}: architecture or vocab differs from this config")
-        # Dropouts may differ: warm-starting with stronger regularisation is the point of this option.
         model.load_state_dict(src.state_dict())
-        model.train()
-    opt = make_optimizer(cfg, model)
-    ema = EMA(model, cfg.ema, warmup=cfg.ema_warmup) if cfg.ema > 0 else None
-    steps_per_epoch = math.ceil((train_data.size(0) - 1) / cfg.bptt)
-    total_steps = steps_per_epoch * cfg.epochs
-    hidden = model.init_hidden(cfg.batch_size)
-    st = {"epoch": 1, "batch_pos": 0, "step": 0, "base_lr": cfg.lr, "best_valid_ppl": None,
-          "bad_epochs": 0, "history": [], "train_wall_s": 0.0, "valid_wall_s": 0.0, "ema_updates": 0,
-          "status": "running"}
-    if resume and (run / "last" / "state.json").is_file():
-        st, hidden = _load_last(run, model, ema, opt, hidden)
-        if new_lr is not None:
-            st["base_lr"] = new_lr
-            st["bad_epochs"] = 0
-        emit({"event": "resumed", "epoch": st["epoch"], "step": st["step"], "total_steps": total_steps})
-    if "commands" not in st:  # runs started before this field existed: recover the first command
-        best_metrics = run / "best" / "metrics.json"
-        first = ckpt.read_json(best_metrics).get("command") if best_metrics.is_file() else None
-        st["commands"] = [first] if first and first != command else []
-    if command:
-        st["commands"].append(command)
-    ckpt._write_json(run / "train_config.json", asdict(cfg))
-    manifest = {"slot": cfg.slot or run.name, "label": cfg.label or run.name, "corpus": cfg.corpus,
-                "corpus_description": corpus.description, "train": asdict(cfg),
-                "tokenizer": {"name": "unroll-word/1", "newline_eos": True}}
+    return model.train()
 
-    def save_best(valid_ppl):
-        metrics = {"valid_ppl": valid_ppl, "epoch": st["epoch"], "step": st["step"], "command": command,
-                   "commands": st["commands"],  # every invocation (start + resumes) that made this model
-                   "train_wall_s": round(st["train_wall_s"], 1), "history": st["history"],
-                   "tokens_per_s": st.get("tokens_per_s")}
-        ckpt.save_model_dir(run / "best", model, vocab, manifest, metrics)
 
-    def validate_now(lr: float, partial: bool) -> float:
+class LMTrainer:
+    """A word LM with its optimizer, weight average, data and carried hidden state: the pieces train() steps."""
+
+    def __init__(self, cfg: LMConfig, run: Run, corpus: Corpus):
+        self.cfg, self.run, self.vocab = cfg, run, corpus.vocab
+        self.train_data = batchify(corpus.ids["train"], cfg.batch_size)        # (N, batch_size) token ids
+        self.valid_data = batchify(corpus.ids["valid"], cfg.eval_batch_size)
+        self.model = build_model(cfg, corpus.vocab)
+        self.opt = make_optimizer(cfg, self.model)
+        self.ema = EMA(self.model, cfg.ema, warmup=cfg.ema_warmup) if cfg.ema > 0 else None
+        self.total_steps = math.ceil((self.train_data.size(0) - 1) / cfg.bptt) * cfg.epochs
+        self.hidden = self.model.init_hidden(cfg.batch_size)
+        # The steps use bf16 only where the CPU has it (run.bf16 says whether it does).
+        self.step_cfg = replace(cfg, bf16=run.bf16, bf16_rnn=cfg.bf16_rnn and run.bf16)
+        self.manifest = {"slot": cfg.slot or run.dir.name, "label": cfg.label or run.dir.name, "corpus": cfg.corpus,
+                         "corpus_description": corpus.description, "train": asdict(cfg),
+                         "tokenizer": {"name": "unroll-word/1", "newline_eos": True}}
+        # epoch: epochs completed; batch_pos: row of train_data where the next window starts.
+        self.state = {"epoch": 0, "batch_pos": 0, "step": 0, "base_lr": cfg.lr, "lr_setting": cfg.lr,
+                      "best_valid_ppl": None, "bad_epochs": 0, "history": [], "valid_wall_s": 0.0,
+                      "tokens_per_s": None, "commands": []}
+        if run.resuming:
+            self.resume()
+        if cfg.command:
+            self.state["commands"].append(cfg.command)
+
+    def resume(self) -> None:
+        st, extra = self.run.load_last(self.opt)
+        ckpt.load_model_tensors(self.model, load_file(str(self.run.last / "weights.safetensors")))
+        if self.ema is not None and "ema.updates" in extra:
+            self.ema.shadow = {k: extra[f"ema.{k}"].clone() for k in self.model.state_dict()}
+            self.ema.updates = int(extra["ema.updates"])
+        self.hidden = [tuple(extra[f"hidden.{i}.{j}"] for j in range(len(h))) if isinstance(h, tuple)
+                       else extra[f"hidden.{i}.0"] for i, h in enumerate(self.hidden)]
+        if self.cfg.lr != st["lr_setting"]:     # a manual anneal step: the new LR replaces the current one
+            st.update(base_lr=self.cfg.lr, lr_setting=self.cfg.lr, bad_epochs=0)
+        self.state = st
+
+    def windows(self):
+        """(x, y) truncated-BPTT windows (bptt, batch_size) from where the epoch stands."""
+        while self.state["batch_pos"] < self.train_data.size(0) - 1:
+            x, y = get_batch(self.train_data, self.state["batch_pos"], self.cfg.bptt)
+            self.state["batch_pos"] += x.size(0)
+            yield x, y
+
+    def epoch_fraction(self) -> float:
+        return self.state["batch_pos"] / self.train_data.size(0)
+
+    def in_last_window(self) -> bool:
+        return self.state["batch_pos"] >= self.train_data.size(0) - 1
+
+    def step(self, x: torch.Tensor, y: torch.Tensor, lr: float) -> tuple[float, float]:
+        """One optimisation step on a window -> (loss, gradient norm before clipping)."""
+        for g in self.opt.param_groups:
+            g["lr"] = lr
+        self.hidden = repackage_hidden(self.hidden)
+        loss, self.hidden = train_loss(self.model, x, y, self.hidden, self.step_cfg)
+        self.opt.zero_grad(set_to_none=True)
+        loss.backward()
+        grad_norm = float(torch.nn.utils.clip_grad_norm_(self.model.parameters(), self.cfg.clip))
+        if math.isfinite(grad_norm):
+            self.opt.step()  # a non-finite gradient would poison the weights: skip that step
+        if self.ema is not None:
+            self.ema.update(self.model)
+        self.state["step"] += 1
+        return loss.item(), grad_norm
+
+    def validate(self, lr: float, grad_norm: float, partial: bool) -> float:
         """Validation perplexity of the averaged weights; logs it and keeps best/ up to date."""
-        t0 = time.time()
-        if ema is not None:
-            ema.swap(model)
-        valid_ppl = math.exp(evaluate(model, valid_data, cfg.bptt)[0])
-        entry = {"epoch": st["epoch"], "step": st["step"], "valid_ppl": round(valid_ppl, 3), "lr": lr,
-                 "train_wall_s": round(st["train_wall_s"], 1), "tokens_per_s": st.get("tokens_per_s")}
-        if partial:
-            entry.update(epoch=round(st["epoch"] - 1 + st["batch_pos"] / train_data.size(0), 3), partial_epoch=True)
-        st["history"].append(entry)
+        st, t0 = self.state, time.time()
+        if self.ema is not None:
+            self.ema.swap(self.model)
+        valid_ppl = math.exp(evaluate(self.model, self.valid_data, self.cfg.bptt)[0])
+        epoch = round(st["epoch"] + self.epoch_fraction(), 3) if partial else st["epoch"]
+        st["history"].append({"epoch": epoch, "step": st["step"], "valid_ppl": round(valid_ppl, 3), "lr": lr,
+                              "train_wall_s": round(self.run.elapsed_s(), 1), "tokens_per_s": st["tokens_per_s"],
+                              **({"partial_epoch": True} if partial else {})})
         if st["best_valid_ppl"] is None or valid_ppl < st["best_valid_ppl"]:
             st["best_valid_ppl"] = valid_ppl
-            save_best(valid_ppl)
-        if ema is not None:
-            ema.swap(model)
-        st["valid_wall_s"] = st.get("valid_wall_s", 0.0) + time.time() - t0
-        emit({"event": "epoch", "epoch": st["epoch"], "step": st["step"], "total_steps": total_steps,
-              "loss": math.log(valid_ppl), "ppl": valid_ppl, "tokens_per_s": st.get("tokens_per_s") or 0.0,
-              "grad_norm": grad_norm, "lr": lr, "elapsed_s": st["train_wall_s"], "valid_ppl": valid_ppl,
-              "best_valid_ppl": st["best_valid_ppl"], **({"partial": True} if partial else {})})
+            ckpt.save_model_dir(self.run.best, self.model, self.vocab, self.manifest, self.metrics(valid_ppl))
+        if self.ema is not None:
+            self.ema.swap(self.model)
+        st["valid_wall_s"] += time.time() - t0
+        self.run.emit("epoch", epoch=st["epoch"] + 1 if partial else st["epoch"], step=st["step"],
+                      total_steps=self.total_steps, loss=math.log(valid_ppl), ppl=valid_ppl,
+                      tokens_per_s=st["tokens_per_s"] or 0.0, grad_norm=grad_norm, lr=lr, elapsed_s=self.run.elapsed_s(), valid_ppl=valid_ppl,
+                      best=st["best_valid_ppl"], best_valid_ppl=st["best_valid_ppl"],
+                      **({"partial": True} if partial else {}))
         return valid_ppl
 
-    def target_reached(valid_ppl: float) -> bool:
-        return bool(cfg.target_ppl) and valid_ppl <= cfg.target_ppl
+    def metrics(self, valid_ppl: float) -> dict:
+        st = self.state
+        return {"valid_ppl": valid_ppl, "epoch": st["epoch"], "step": st["step"], "command": self.cfg.command,
+                "commands": st["commands"],  # every invocation (start + resumes) that made this model
+                "train_wall_s": round(self.run.elapsed_s(), 1), "history": st["history"],
+                "tokens_per_s": st["tokens_per_s"]}
 
-    t_start = time.time()
-    wall_at_start = st["train_wall_s"]
-    last_ckpt = time.time()
-    status = "finished"
-    grad_norm, lr = 0.0, st["base_lr"]
-    model.train()
-    while st["epoch"] <= cfg.epochs and status == "finished":
-        win_loss, win_tokens, win_t0 = 0.0, 0, time.time()
-        while st["batch_pos"] < train_data.size(0) - 1:
-            x, y = get_batch(train_data, st["batch_pos"], cfg.bptt)
-            lr = lr_at(cfg, st["base_lr"], st["step"], total_steps)
-            for g in opt.param_groups:
-                g["lr"] = lr
-            hidden = repackage_hidden(hidden)
-            loss, hidden = train_loss(model, x, y, hidden, step_cfg)
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            grad_norm = float(torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.clip))
-            if math.isfinite(grad_norm):
-                opt.step()  # a non-finite gradient would poison the weights: skip that step
-            if ema is not None:
-                ema.update(model)
-                st["ema_updates"] = ema.updates
-            st["batch_pos"] += x.size(0)
-            st["step"] += 1
-            win_loss += loss.item() * y.numel()
-            win_tokens += y.numel()
-            st["train_wall_s"] = wall_at_start + time.time() - t_start
-            if st["step"] % cfg.log_every == 0:
-                dt = max(time.time() - win_t0, 1e-9)
-                mean = win_loss / win_tokens
-                st["tokens_per_s"] = round(win_tokens / dt, 1)
-                emit({"event": "step", "epoch": st["epoch"], "step": st["step"], "total_steps": total_steps,
-                      "loss": mean, "ppl": math.exp(min(mean, 50)), "tokens_per_s": win_tokens / dt,
-                      "grad_norm": grad_norm, "lr": lr, "elapsed_s": st["train_wall_s"]})
-                win_loss, win_tokens, win_t0 = 0.0, 0, time.time()
-            if not math.isfinite(loss.item()):
-                status = "diverged"
-                break
-            if (cfg.validate_every and st["step"] >= cfg.validate_from and st["step"] % cfg.validate_every == 0
-                    and st["batch_pos"] < train_data.size(0) - 1):
-                if target_reached(validate_now(lr, partial=True)):
-                    status = "target_reached"
-                    break
-            if stop():
-                status = "cancelled"
-                break
-            if cfg.max_minutes and time.time() - t_start > cfg.max_minutes * 60:
-                status = "budget"
-                break
-            if time.time() - last_ckpt > cfg.checkpoint_minutes * 60:
-                _save_last(run, model, ema, opt, hidden, st)
-                last_ckpt = time.time()
-        if status != "finished":
-            break
-        # ---- epoch end: validate (with averaged weights), schedule, checkpoint
+    def end_epoch(self, lr: float, grad_norm: float) -> float:
+        """Validate, decay the LR on a plateau, start the next epoch from a zero state -> valid perplexity."""
+        st = self.state
+        st["epoch"] += 1
         best = st["best_valid_ppl"]
-        valid_ppl = validate_now(lr, partial=False)
+        valid_ppl = self.validate(lr, grad_norm, partial=False)
         improved = best is None or valid_ppl < best * 0.995
         st["bad_epochs"] = 0 if improved else st["bad_epochs"] + 1
-        if not improved and cfg.schedule == "plateau":
-            st["base_lr"] = max(cfg.min_lr, st["base_lr"] * cfg.lr_decay)
-        st["epoch"] += 1
+        if not improved and self.cfg.schedule == "plateau":
+            st["base_lr"] = max(self.cfg.min_lr, st["base_lr"] * self.cfg.lr_decay)
         st["batch_pos"] = 0
-        hidden = model.init_hidden(cfg.batch_size)
-        if st["bad_epochs"] >= cfg.patience:
-            status = "early_stopped"
-        if target_reached(valid_ppl):
-            status = "target_reached"
-        _save_last(run, model, ema, opt, hidden, st)
-        last_ckpt = time.time()
-    stopped_mid_epoch = st["batch_pos"] > 0  # epoch ends already validated and saved last/
-    if status == "budget" and stopped_mid_epoch:
-        validate_now(lr, partial=True)  # a budget stop mid-epoch still validates: short runs leave a best/
-    if stopped_mid_epoch:
-        _save_last(run, model, ema, opt, hidden, st)
-    st["status"] = status
-    result = {"status": status, "best_valid_ppl": st["best_valid_ppl"], "epoch": st["epoch"], "step": st["step"],
-              "train_wall_s": round(st["train_wall_s"], 1), "valid_wall_s": round(st.get("valid_wall_s", 0.0), 1),
-              "history": st["history"], "run_dir": str(run),
-              "best_dir": str(run / "best") if (run / "best").exists() else None}
-    emit({"event": "done", **result})
-    return result
+        self.hidden = self.model.init_hidden(self.cfg.batch_size)
+        return valid_ppl
+
+    def save_last(self) -> None:
+        extra = {f"hidden.{i}.{j}": t.detach() for i, h in enumerate(self.hidden)
+                 for j, t in enumerate(h if isinstance(h, tuple) else (h,))}
+        if self.ema is not None:
+            extra.update({f"ema.{k}": v for k, v in self.ema.shadow.items()})
+            extra["ema.updates"] = torch.tensor(self.ema.updates)
+        def write_model(directory):
+            ckpt.write_model_files(directory, "last", self.model, self.vocab, self.manifest, {})
+        self.run.save_last(write_model, self.opt, self.state, extra)
+
+
+def train(cfg: LMConfig, on_progress: Callable[[dict], None] | None = None,
+          should_stop: Callable[[], bool] | None = None, corpus: Corpus | None = None) -> dict:
+    """Train (or, with ``cfg.resume``, continue) a word LM in ``cfg.run_dir``; returns the done event.
+
+    Step events carry loss, ppl, tokens_per_s, grad_norm and lr; epoch events valid_ppl and best_valid_ppl
+    (with partial=True for a validation inside an epoch). ``corpus`` skips loading one (tests).
+    """
+    run = Run(cfg, on_progress, should_stop)
+    t = LMTrainer(cfg, run, corpus or load_corpus(cfg.corpus))
+    st = t.state
+    status, lr, grad_norm = None, st["base_lr"], 0.0
+    while status is None and st["epoch"] < cfg.epochs:
+        window_loss, window_tokens, window_t0 = 0.0, 0, time.time()
+        for x, y in t.windows():
+            lr = lr_at(cfg, st["base_lr"], st["step"], t.total_steps)
+            loss, grad_norm = t.step(x, y, lr)
+            window_loss += loss * y.numel()
+            window_tokens += y.numel()
+            if st["step"] % cfg.log_every == 0:
+                mean, seconds = window_loss / window_tokens, max(time.time() - window_t0, 1e-9)
+                st["tokens_per_s"] = round(window_tokens / seconds, 1)
+                run.emit("step", epoch=st["epoch"] + 1, step=st["step"], total_steps=t.total_steps, loss=mean,
+                         ppl=math.exp(min(mean, 50)), tokens_per_s=window_tokens / seconds, grad_norm=grad_norm,
+                         lr=lr, elapsed_s=run.elapsed_s())
+                window_loss, window_tokens, window_t0 = 0.0, 0, time.time()
+            if not math.isfinite(loss):
+                status = DIVERGED
+            elif (cfg.validate_every and st["step"] >= cfg.validate_from and st["step"] % cfg.validate_every == 0
+                  and not t.in_last_window() and reached(cfg, t.validate(lr, grad_norm, partial=True))):
+                status = TARGET_REACHED
+            else:
+                status = run.interrupted()
+            if status:
+                break
+            if run.checkpoint_due():
+                t.save_last()
+        else:
+            valid_ppl = t.end_epoch(lr, grad_norm)
+            if reached(cfg, valid_ppl):
+                status = TARGET_REACHED
+            elif st["bad_epochs"] >= cfg.patience:
+                status = EARLY_STOPPED
+            t.save_last()
+    if st["batch_pos"] > 0:  # stopped inside an epoch (its end validated and saved already)
+        if status == TIME_BUDGET:
+            t.validate(lr, grad_norm, partial=True)  # short runs still leave a best/
+        t.save_last()
+    return run.finish(status or FINISHED, export=lambda best, dst: ckpt.export_model_dir(best, dst),
+                      epoch=st["epoch"], step=st["step"], total_steps=t.total_steps, best=st["best_valid_ppl"],
+                      best_valid_ppl=st["best_valid_ppl"], valid_wall_s=round(st["valid_wall_s"], 1),
+                      history=st["history"])
+
+
+def reached(cfg: LMConfig, valid_ppl: float) -> bool:
+    return bool(cfg.target_ppl) and valid_ppl <= cfg.target_ppl

@@ -3,7 +3,7 @@ import pytest
 from django.contrib.auth.models import User
 from playwright.sync_api import expect
 
-from ml.lm.testing import tiny_lines
+from tests.support.lm import tiny_lines
 
 pytestmark = [pytest.mark.browser, pytest.mark.integration, pytest.mark.django_db(transaction=True)]
 

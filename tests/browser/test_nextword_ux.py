@@ -18,8 +18,8 @@ def tiny_lm(directory, cell, slot, label, corpus="tiny", extra_words=(), biases=
 
     from ml.lm.checkpoint import save_model_dir
     from ml.lm.model import RNNModel
-    from ml.lm.testing import tiny_corpus
     from ml.lm.tokenizer import Vocab
+    from tests.support.lm import tiny_corpus
 
     torch.manual_seed(0)
     vocab = Vocab(tiny_corpus().vocab.itos + list(extra_words))

@@ -9,8 +9,8 @@ from PIL import Image
 from ml.caption import data
 from ml.caption.data import (DatasetLayoutError, ImageLoadError, detect_layout, load_image, preprocess,
                              read_captions, read_split, split_file)
-from ml.caption.testing import make_layout, sample_dataset
 from ml.caption.vocab import Vocab, tokenize
+from tests.support.captions import make_layout
 
 
 def _photo(mode="RGB", size=(320, 240)):
@@ -72,21 +72,6 @@ def test_exif_orientation_is_applied(tmp_path):
     # Upright, the stored left (red) half is on top and the right (blue) half at the bottom.
     assert out[20, 112, 0] > 200 and out[20, 112, 2] < 60
     assert out[200, 112, 2] > 200 and out[200, 112, 0] < 60
-
-
-def test_exif_rotated_real_photo_matches_upright(tmp_path):
-    try:
-        images_dir, names, _ = sample_dataset(1)
-    except (FileNotFoundError, DatasetLayoutError):
-        pytest.skip("Flickr8k not found (set FLICKR8K_DIR)")
-    upright = Image.open(images_dir / names[0])
-    stored = upright.transpose(Image.Transpose.ROTATE_90)   # what a phone stores, tagged orientation 6
-    exif = Image.Exif()
-    exif[0x0112] = 6
-    path = tmp_path / "phone.png"
-    stored.save(path, exif=exif.tobytes())
-    got = np.asarray(load_image(path), dtype=int)
-    assert np.abs(got - np.asarray(load_image(upright), dtype=int)).mean() < 3
 
 
 def test_corrupt_jpeg_gives_clear_error(tmp_path):

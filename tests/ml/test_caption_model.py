@@ -8,9 +8,9 @@ from PIL import Image
 from ml.caption.captioner import Captioner
 from ml.caption.checkpoint import CheckpointError, load_model, save_model
 from ml.caption.decode import beam_search, decode, greedy_decode
-from ml.caption.decoder import AttentionDecoder, DecoderConfig, caption_loss
-from ml.caption.testing import TINY_WORDS, tiny_decoder, tiny_model_dir
+from ml.caption.decoder import caption_loss
 from ml.caption.vocab import Vocab
+from tests.support.captions import TINY_WORDS, tiny_decoder, tiny_model_dir
 
 
 @pytest.fixture(scope="module")
@@ -199,49 +199,6 @@ def test_bf16_encoder_follows_config_and_cpu_and_keeps_the_features(tmp_path, mo
     assert torch.nn.functional.cosine_similarity(fast.flatten(1), exact.flatten(1)).min() > 0.99
 
 
-def test_ensemble_of_copies_decodes_like_one_member(decoder, vocab, features):
-    from ml.caption.ensemble import EnsembleDecoder
-
-    twin = EnsembleDecoder([decoder, tiny_decoder(vocab, seed=3)]).eval()   # same seed: same weights
-    single = beam_search(decoder, features, vocab, beam=3)
-    double = beam_search(twin, features, vocab, beam=3)
-    for a, b in zip(single, double):
-        assert [h.tokens for h in a] == [h.tokens for h in b]
-        assert [h.logprob for h in a] == pytest.approx([h.logprob for h in b], abs=1e-4)
-        assert torch.allclose(a[0].alphas, b[0].alphas, atol=1e-6)
-
-
-def test_ensemble_averages_probabilities_and_round_trips(tmp_path, decoder, vocab, features):
-    from ml.caption.checkpoint import combine
-    from ml.caption.ensemble import EnsembleDecoder
-
-    other = tiny_decoder(vocab, seed=4)
-    ensemble = EnsembleDecoder([decoder, other]).eval()
-    tokens = torch.full((4,), vocab.start_id)
-    with torch.inference_mode():
-        logp, alpha, _, _ = ensemble.step(tokens, *ensemble.prepare(features))
-        p1 = torch.softmax(decoder.step(tokens, *decoder.prepare(features))[0], -1)
-        p2 = torch.softmax(other.step(tokens, *other.prepare(features))[0], -1)
-    assert torch.allclose(logp.exp(), (p1 + p2) / 2, atol=1e-6)
-    assert torch.allclose(alpha.sum(-1), torch.ones(4), atol=1e-5)
-
-    a = save_model(tmp_path / "a", decoder, vocab, dtype=torch.float32)
-    b = save_model(tmp_path / "b", other, vocab, dtype=torch.float32)
-    path = combine([a, b], tmp_path / "ab", dtype=torch.float32)
-    _, loaded, _, config = load_model(path)
-    assert config["ensemble_size"] == 2 and isinstance(loaded, EnsembleDecoder)
-    for mine, theirs in zip(ensemble.members, loaded.members):
-        x, y = mine.state_dict(), theirs.state_dict()
-        assert x.keys() == y.keys() and all(torch.equal(x[k], y[k]) for k in x)
-    out = Captioner.from_dir(path, warmup=False, int8=True).caption(Image.new("RGB", (224, 224), (9, 90, 200)))
-    assert out["beams"] and all(abs(sum(map(sum, g)) - 1) < 1e-4 for g in out["attention"])
-
-    (tmp_path / "c").mkdir()
-    save_model(tmp_path / "c", tiny_decoder(Vocab.build(["a cat"], min_freq=1)), Vocab.build(["a cat"], min_freq=1))
-    with pytest.raises(CheckpointError, match="vocabulary differs"):
-        combine([a, tmp_path / "c"], tmp_path / "bad")
-
-
 def test_scst_nucleus_sampling_keeps_the_top_mass_only(decoder, vocab, features):
     from ml.caption.scst import _nucleus, sample
 
@@ -272,19 +229,3 @@ def test_traced_step_equals_the_eager_step_for_any_number_of_rows(model_dir, int
             tokens = torch.randint(4, eager.cfg.vocab_size, (rows,))
             for ours, theirs in zip(cap.decoder.step(tokens, *state), eager.step(tokens, *state)):
                 assert ours.shape == theirs.shape and torch.equal(ours, theirs)
-
-
-def test_traced_ensemble_step_equals_the_eager_one(tmp_path):
-    from ml.caption.decoder import TracedStep
-    from ml.caption.ensemble import EnsembleDecoder
-
-    torch.manual_seed(1)
-    members = [AttentionDecoder(DecoderConfig(vocab_size=30, proj_dim=16, embed_dim=16, hidden_dim=16,
-                                              attention_dim=16)).eval() for _ in range(3)]   # 2 of them forked
-    ensemble = EnsembleDecoder(members).eval()
-    traced = TracedStep(ensemble)
-    with torch.inference_mode():
-        state = ensemble.prepare(torch.rand(4, 49, 1280))
-        tokens = torch.tensor([4, 5, 6, 7])
-        for ours, theirs in zip(traced.step(tokens, *state), ensemble.step(tokens, *state)):
-            assert torch.equal(ours, theirs)

@@ -2,9 +2,9 @@
 import pytest
 
 from ml import cpu
-from ml.caption.train import TrainConfig as CaptionConfig
-from ml.lm.testing import tiny_corpus
-from ml.lm.train import TrainConfig, train
+from ml.caption.train import CaptionConfig
+from ml.lm.train import LMConfig, train
+from tests.support.lm import tiny_corpus
 
 AVX2_ONLY = "processor\t: 0\nflags\t\t: fpu sse sse2 avx avx2 fma\n"
 ZEN4 = "processor\t: 0\nflags\t\t: fpu avx2 avx512f avx512_bf16 avx512_vnni\n"
@@ -28,9 +28,9 @@ def test_bf16_request_falls_back_with_a_warning(monkeypatch, tmp_path):
     used, warning = cpu.effective_bf16(True)
     assert used is False and "float32" in warning
     events = []
-    cfg = TrainConfig(corpus="tiny", emsize=8, nhid=8, nlayers=1, batch_size=4, bptt=8, epochs=1, threads=1,
-                      bf16=True, log_every=1)
-    res = train(cfg, tmp_path, corpus=tiny_corpus(), on_progress=events.append)
+    cfg = LMConfig(corpus="tiny", emsize=8, nhid=8, nlayers=1, batch_size=4, bptt=8, epochs=1, threads=1,
+                   bf16=True, log_every=1, run_dir=str(tmp_path))
+    res = train(cfg, corpus=tiny_corpus(), on_progress=events.append)
     assert res["status"] == "finished"
     assert [e for e in events if e["event"] == "warning" and "bf16" in e["message"]]
 

@@ -4,8 +4,8 @@ import torch
 
 from ml.lm.inspect import step_through
 from ml.lm.model import CELLS, RNNModel, repackage_hidden
-from ml.lm.testing import tiny_corpus
-from ml.lm.train import TrainConfig, train
+from ml.lm.train import LMConfig, train
+from tests.support.lm import tiny_corpus
 
 
 @pytest.mark.parametrize("kwargs", [dict(cell="lstmx"), dict(init="he"), dict(dropout_emb=1.0),
@@ -38,12 +38,11 @@ def test_inits(init):
 @pytest.mark.parametrize("cell", CELLS)
 def test_each_cell_learns(cell, tmp_path):
     corpus = tiny_corpus()
-    cfg = TrainConfig(corpus="tiny", cell=cell, emsize=24, nhid=24, nlayers=2, batch_size=8, bptt=10, epochs=4,
-                      dropout_emb=0.0, dropout_hid=0.0, dropout_out=0.0, lr=2e-2, warmup_steps=0, ema=0.0,
-                      log_every=5, threads=1)
+    cfg = LMConfig(corpus="tiny", cell=cell, emsize=24, nhid=24, nlayers=2, batch_size=8, bptt=10, epochs=4,
+                   dropout_emb=0.0, dropout_hid=0.0, dropout_out=0.0, lr=2e-2, warmup_steps=0, ema=0.0,
+                   log_every=5, threads=1, run_dir=str(tmp_path / cell))
     steps = []
-    res = train(cfg, tmp_path / cell, on_progress=lambda d: steps.append(d) if d["event"] == "step" else None,
-                corpus=corpus)
+    res = train(cfg, on_progress=lambda d: steps.append(d) if d["event"] == "step" else None, corpus=corpus)
     losses = [d["loss"] for d in steps]
     assert res["status"] == "finished"
     assert losses[-1] < losses[0] * 0.75, losses

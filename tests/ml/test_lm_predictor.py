@@ -5,17 +5,17 @@ import pytest
 
 from ml.lm.predictor import NextWordPredictor
 from ml.lm.probes import load_probes, score
-from ml.lm.testing import tiny_corpus
-from ml.lm.train import TrainConfig, train
+from ml.lm.train import LMConfig, train
+from tests.support.lm import tiny_corpus
 
 
 @pytest.fixture(scope="module", params=["lstm", "gru", "rnn_tanh"])
 def predictor(request, tmp_path_factory):
     run = tmp_path_factory.mktemp(f"run-{request.param}")
-    cfg = TrainConfig(corpus="tiny", cell=request.param, emsize=24, nhid=24, nlayers=2, batch_size=8, bptt=10,
-                      epochs=4, lr=2e-2, warmup_steps=0, ema=0.0, dropout_emb=0, dropout_hid=0, dropout_out=0,
-                      threads=1, slot="tiny", label="Tiny")
-    res = train(cfg, run, corpus=tiny_corpus())
+    cfg = LMConfig(corpus="tiny", cell=request.param, emsize=24, nhid=24, nlayers=2, batch_size=8, bptt=10,
+                   epochs=4, lr=2e-2, warmup_steps=0, ema=0.0, dropout_emb=0, dropout_hid=0, dropout_out=0,
+                   threads=1, slot="tiny", label="Tiny", run_dir=str(run))
+    res = train(cfg, corpus=tiny_corpus())
     return NextWordPredictor.from_dir(res["best_dir"])
 
 

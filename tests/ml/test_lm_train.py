@@ -7,11 +7,15 @@ import torch
 
 from ml.lm import checkpoint as ckpt
 from ml.lm.model import RNNModel
-from ml.lm.testing import tiny_corpus
-from ml.lm.train import TrainConfig, train, train_loss
+from tests.support.lm import tiny_corpus
+from ml.lm.train import LMConfig, train, train_loss
 
 TINY = dict(corpus="tiny", emsize=16, nhid=16, nlayers=1, batch_size=4, bptt=8, epochs=1, warmup_steps=0,
             log_every=1, threads=1, ema=0.0)
+
+
+def tiny(run_dir, **changes) -> LMConfig:
+    return LMConfig(**TINY | {"run_dir": str(run_dir)} | changes)
 
 
 def test_tbptt_carries_and_detaches_state(tmp_path, monkeypatch):
@@ -28,7 +32,7 @@ def test_tbptt_carries_and_detaches_state(tmp_path, monkeypatch):
         return out, new
 
     monkeypatch.setattr(RNNModel, "features", spy)
-    train(TrainConfig(**TINY), tmp_path, corpus=tiny_corpus())
+    train(tiny(tmp_path), corpus=tiny_corpus())
     assert len(seen) > 3
     assert torch.count_nonzero(seen[0][0][0]) == 0  # first window starts from zeros
     for prev, cur in zip(seen, seen[1:]):
@@ -41,7 +45,7 @@ def test_clipping_bounds_the_norm(tmp_path):
     torch.manual_seed(0)
     m = RNNModel(30, "rnn_relu", 16, 16, 1, init="default")
     x, y = torch.randint(0, 30, (8, 4)), torch.randint(0, 30, (8, 4))
-    loss, _ = train_loss(m, x, y, m.init_hidden(4), TrainConfig())
+    loss, _ = train_loss(m, x, y, m.init_hidden(4), LMConfig())
     (loss * 1e4).backward()
     before = torch.nn.utils.clip_grad_norm_(m.parameters(), 0.1)
     after = torch.norm(torch.stack([p.grad.norm() for p in m.parameters() if p.grad is not None]))
@@ -57,15 +61,17 @@ def test_progress_keys_cancel_and_resume(tmp_path):
         calls["n"] += 1
         return calls["n"] >= 5
 
-    cfg = TrainConfig(**TINY | {"epochs": 2})
-    res = train(cfg, tmp_path, on_progress=events.append, should_stop=should_stop, corpus=corpus)
+    cfg = tiny(tmp_path, epochs=2)
+    res = train(cfg, on_progress=events.append, should_stop=should_stop, corpus=corpus)
     assert res["status"] == "cancelled" and res["step"] == 5
     step = next(e for e in events if e["event"] == "step")
     for key in ("epoch", "step", "total_steps", "loss", "ppl", "tokens_per_s", "grad_norm", "lr"):
         assert key in step
     assert (tmp_path / "last" / "state.json").is_file()
     events.clear()
-    res = train(cfg, tmp_path, on_progress=events.append, resume=True, corpus=corpus)
+    with pytest.raises(ValueError, match="holds a run already"):
+        train(cfg, corpus=corpus)
+    res = train(tiny(tmp_path, epochs=2, resume=True), on_progress=events.append, corpus=corpus)
     assert res["status"] == "finished"
     assert events[0]["event"] == "resumed" and events[0]["step"] == 5
     epochs = [e for e in events if e["event"] == "epoch"]
@@ -76,19 +82,23 @@ def test_progress_keys_cancel_and_resume(tmp_path):
 def test_resume_is_exact(tmp_path):
     """Stop after 7 steps and resume == one uninterrupted run (same seed, same data order, same RNG)."""
     corpus = tiny_corpus()
-    cfg = TrainConfig(**TINY | {"ema": 0.9, "dropout_emb": 0.2})
-    full = train(cfg, tmp_path / "a", corpus=corpus)
+    full = train(tiny(tmp_path / "a", ema=0.9, dropout_emb=0.2), corpus=corpus)
     n = {"i": 0}
-    train(cfg, tmp_path / "b", corpus=corpus, should_stop=lambda: (n.__setitem__("i", n["i"] + 1) or n["i"] >= 7))
-    resumed = train(cfg, tmp_path / "b", corpus=corpus, resume=True)
+    train(tiny(tmp_path / "b", ema=0.9, dropout_emb=0.2), corpus=corpus,
+          should_stop=lambda: (n.__setitem__("i", n["i"] + 1) or n["i"] >= 7))
+    resumed = train(tiny(tmp_path / "b", ema=0.9, dropout_emb=0.2, resume=True), corpus=corpus)
     assert resumed["best_valid_ppl"] == pytest.approx(full["best_valid_ppl"], rel=1e-5)
 
 
 def test_bad_config():
     with pytest.raises(ValueError):
-        TrainConfig(cell="lstm2").validate()
+        LMConfig(cell="lstm2", run_dir="x").validate()
     with pytest.raises(ValueError):
-        TrainConfig(schedule="linear").validate()
+        LMConfig(schedule="linear", run_dir="x").validate()
+    with pytest.raises(ValueError, match="run_dir"):
+        LMConfig().validate()
+    with pytest.raises(ValueError, match="unknown setting"):
+        LMConfig.from_dict({"max_minutes": 3})
 
 
 def test_checkpoint_round_trip_exact(tmp_path):
@@ -117,22 +127,21 @@ def test_load_rejects_non_model_dir(tmp_path):
 
 
 def test_budget_stop_validates_and_keeps_best(tmp_path):
-    res = train(TrainConfig(**TINY | {"max_minutes": 1e-9}), tmp_path, corpus=tiny_corpus())
-    assert res["status"] == "budget" and res["step"] == 1
+    res = train(tiny(tmp_path, time_budget_min=1e-9), corpus=tiny_corpus())
+    assert res["status"] == "time_budget" and res["step"] == 1
     assert res["best_valid_ppl"] is not None and (tmp_path / "best" / "config.json").is_file()
     assert (tmp_path / "last" / "state.json").is_file()
 
 
 def test_init_from_model_dir(tmp_path):
     corpus = tiny_corpus()
-    first = train(TrainConfig(**TINY | {"epochs": 3, "lr": 2e-2}), tmp_path / "a", corpus=corpus)
-    cfg = TrainConfig(**TINY | {"init_from": first["best_dir"], "lr": 1e-6, "warmup_steps": 0})
+    first = train(tiny(tmp_path / "a", epochs=3, lr=2e-2), corpus=corpus)
     events = []
-    train(cfg, tmp_path / "b", corpus=corpus, on_progress=events.append)
+    train(tiny(tmp_path / "b", init_from=first["best_dir"], lr=1e-6), corpus=corpus, on_progress=events.append)
     first_loss = next(e for e in events if e["event"] == "step")["loss"]
     assert first_loss < math.log(len(corpus.vocab)) - 0.5
     with pytest.raises(ValueError):
-        train(TrainConfig(**TINY | {"init_from": first["best_dir"], "nhid": 8}), tmp_path / "c", corpus=corpus)
+        train(tiny(tmp_path / "c", init_from=first["best_dir"], nhid=8), corpus=corpus)
 
 
 def test_find_model_dirs(tmp_path):
@@ -146,16 +155,15 @@ def test_find_model_dirs(tmp_path):
 
 def test_resume_with_new_lr_anneals(tmp_path):
     corpus = tiny_corpus()
-    train(TrainConfig(**TINY), tmp_path, corpus=corpus)
+    train(tiny(tmp_path), corpus=corpus)
     events = []
-    res = train(TrainConfig(**TINY | {"epochs": 2, "lr": 1e-4}), tmp_path, corpus=corpus, resume=True,
-                on_progress=events.append)
+    res = train(tiny(tmp_path, epochs=2, lr=1e-4, resume=True), corpus=corpus, on_progress=events.append)
     assert res["status"] == "finished"
     assert {e["lr"] for e in events if e["event"] == "step"} == {1e-4}
 
 
 def test_best_metrics_history_includes_its_own_epoch(tmp_path):
-    train(TrainConfig(**TINY | {"epochs": 2}), tmp_path, corpus=tiny_corpus())
+    train(tiny(tmp_path, epochs=2), corpus=tiny_corpus())
     m = json.loads((tmp_path / "best" / "metrics.json").read_text())
     assert m["history"][-1]["epoch"] == m["epoch"] and m["history"][-1]["valid_ppl"] == round(m["valid_ppl"], 3)
     assert m["commands"] == [""] or m["commands"] == []
@@ -165,8 +173,8 @@ def test_mid_epoch_validation_and_target_stop(tmp_path):
     """validate_every adds partial-epoch validations; target_ppl stops at the first one that reaches it."""
     corpus = tiny_corpus()
     events = []
-    cfg = TrainConfig(**TINY | {"epochs": 3, "lr": 2e-2, "validate_every": 3, "validate_from": 3})
-    full = train(cfg, tmp_path / "full", corpus=corpus, on_progress=events.append)
+    full = train(tiny(tmp_path / "full", epochs=3, lr=2e-2, validate_every=3, validate_from=3), corpus=corpus,
+                 on_progress=events.append)
     partial = [h for h in full["history"] if h.get("partial_epoch")]
     assert partial and all(h["step"] % 3 == 0 and h["step"] >= 3 for h in partial)
     assert [e for e in events if e["event"] == "epoch" and e.get("partial")]
@@ -174,8 +182,8 @@ def test_mid_epoch_validation_and_target_stop(tmp_path):
     # A target between the first validation and the best one is reached part-way, and the run says so.
     ppls = [h["valid_ppl"] for h in full["history"]]
     target = (ppls[0] + min(ppls)) / 2
-    stopped = train(TrainConfig(**TINY | {"epochs": 3, "lr": 2e-2, "validate_every": 3, "validate_from": 3,
-                                          "target_ppl": target}), tmp_path / "target", corpus=corpus)
+    stopped = train(tiny(tmp_path / "target", epochs=3, lr=2e-2, validate_every=3, validate_from=3, target_ppl=target),
+                    corpus=corpus)
     assert stopped["status"] == "target_reached"
     assert stopped["best_valid_ppl"] <= target
     assert stopped["step"] < full["step"]
@@ -186,7 +194,7 @@ def test_mid_epoch_validation_and_target_stop(tmp_path):
 def test_bad_validation_options():
     for bad in ({"validate_every": -1}, {"target_ppl": -2.0}):
         with pytest.raises(ValueError):
-            TrainConfig(**TINY | bad).validate()
+            tiny("x", **bad).validate()
 
 
 def test_warm_start_average_starts_from_the_loaded_weights():

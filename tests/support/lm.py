@@ -5,8 +5,8 @@ import random
 
 import torch
 
-from .corpus import Corpus, lines_to_tokens
-from .tokenizer import Vocab
+from ml.lm.corpus import Corpus, lines_to_tokens
+from ml.lm.tokenizer import Vocab
 
 _SUBJECTS = ["the cat", "a dog", "the market", "my friend", "the company"]
 _VERBS = ["sat on", "looked at", "bought", "sold", "liked"]
