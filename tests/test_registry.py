@@ -47,11 +47,11 @@ def test_without_a_default_the_first_directory_by_name_is_served(tmp_path):
 
 def test_staff_choice_survives_a_re_registration(tmp_path):
     ship(tmp_path, "fast", default=True)
-    ship(tmp_path, "ensemble")
+    ship(tmp_path, "careful")
     services.register_shipped_models(tmp_path)
-    services.activate(ModelVersion.objects.get(path="ensemble"))
+    services.activate(ModelVersion.objects.get(path="careful"))
     assert services.register_shipped_models(tmp_path) == []
-    assert active().path == "ensemble"
+    assert active().path == "careful"
 
 
 def test_a_changed_shipped_directory_refreshes_its_row(tmp_path):
@@ -66,14 +66,10 @@ def test_a_changed_shipped_directory_refreshes_its_row(tmp_path):
     assert version.version == 1 and version.is_active
 
 
-def test_the_repository_ships_the_single_decoder_as_the_default_caption_model(capsys):
-    """Issue #4's speed goal: a fresh install serves the single decoder; the ensemble is there to activate."""
+def test_the_repository_ships_one_caption_model_and_serves_it(capsys):
     call_command("register_models", models_dir=str(REPO_MODELS))
-    version = active()
-    assert version.path == "caption-flickr8k"
-    assert version.config.get("ensemble_size", 1) == 1
-    ensemble = ModelVersion.objects.get(kind="caption", slot="flickr8k", path="caption-flickr8k-ensemble")
-    assert ensemble.config["ensemble_size"] == 3 and not ensemble.is_active
+    assert active().path == "caption-flickr8k"
+    assert [v.path for v in ModelVersion.objects.filter(kind="caption")] == ["caption-flickr8k"]
     assert "active: caption:flickr8k" in capsys.readouterr().out
 
 

@@ -38,7 +38,7 @@ def run_form(dataset, **overrides):
             "emsize": 16, "nhid": 16, "nlayers": 1, "dropout_emb": 0, "dropout_hid": 0, "dropout_out": 0,
             "tie_weights": "on", "init": "xavier", "bptt": 10, "clip": 0.25, "optimizer": "adam", "lr": 0.01,
             "schedule": "constant", "lr_decay": 0.25, "warmup_steps": 0, "weight_decay": 0, "ema": 0,
-            "batch_size": 8, "epochs": 1, "patience": 3, "max_minutes": 0, "threads": 1, "seed": 1}
+            "batch_size": 8, "epochs": 1, "patience": 3, "time_budget_min": 0, "threads": 1, "seed": 1}
     form.update(overrides)
     return form
 
@@ -206,9 +206,9 @@ def test_run_log_names_mid_epoch_validations_and_warnings():
 def caption_form(dataset, **overrides):
     form = {"label": "My photos", "slot": "my-photos", "dataset": dataset.pk, "embed_dim": 16, "hidden_dim": 16,
             "attention_dim": 16, "proj_dim": 16, "dropout": 0, "tie_weights": "on", "min_freq": 1, "max_words": 20,
-            "fine_tune_blocks": 0, "batch_images": 4, "lr": 4e-4, "encoder_lr": 1e-4, "grad_clip": 5, "alpha_c": 1,
-            "label_smoothing": 0.1, "max_epochs": 1, "patience": 3, "early_stop_metric": "cider", "val_beam": 1,
-            "time_budget_min": 0, "num_threads": 1, "seed": 1}
+            "fine_tune_blocks": 0, "batch_images": 4, "lr": 4e-4, "encoder_lr": 1e-4, "clip": 5, "alpha_c": 1,
+            "label_smoothing": 0.1, "epochs": 1, "patience": 3, "early_stop_metric": "cider", "val_beam": 1,
+            "time_budget_min": 0, "threads": 1, "seed": 1}
     form.update(overrides)
     return form
 
@@ -223,29 +223,31 @@ def test_caption_form_passes_mirroring_and_self_critical_settings(client, traine
     url = START + "?kind=caption"
     assert "Self-critical" in client.get(url).content.decode()
     response = client.post(url, caption_form(dataset, fine_tune_blocks=2, flip_prob=0.5, scst_top_p=0,
-                                             scst_bleu_weight=-1, early_stop_metric="meteor"))
+                                             early_stop_metric="meteor"))
     errors = response.context["form"].errors
     assert response.status_code == 200
-    assert {"flip_prob", "scst_top_p", "scst_bleu_weight", "early_stop_metric"} <= set(errors)
+    assert {"flip_prob", "scst_top_p", "early_stop_metric"} <= set(errors)
     assert not TrainingRun.objects.exists()
     response = client.post(url, caption_form(dataset, flip_prob=0.5, scst_epochs=3, scst_lr=1e-5, scst_top_p=0.8,
-                                             scst_bleu_weight=0.5, early_stop_metric="bleu4+cider"))
+                                             early_stop_metric="bleu4+cider"))
     assert response.status_code == 302
     params = TrainingRun.objects.get().params
     assert (params["flip_prob"], params["scst_epochs"], params["scst_lr"], params["scst_top_p"]) == (0.5, 3, 1e-5, 0.8)
-    assert (params["scst_bleu_weight"], params["early_stop_metric"]) == (0.5, "bleu4+cider")
+    assert params["early_stop_metric"] == "bleu4+cider"
     # Left out, they take the trainer's defaults: no mirroring, no SCST.
     TrainingRun.objects.all().delete()
     client.post(url, caption_form(dataset))
     params = TrainingRun.objects.get().params
-    assert (params["flip_prob"], params["scst_epochs"], params["scst_top_p"], params["scst_bleu_weight"]) == (0.0, 0, 0.9, 0.0)
+    assert (params["flip_prob"], params["scst_epochs"], params["scst_top_p"]) == (0.0, 0, 0.9)
 
 
 def test_a_caption_runs_command_reproduces_every_setting(client, trainer):
     """The command shown for a captioner run parses with train_captioner into the run's own settings."""
     import shlex
 
-    from webapp.captions.management.commands.train_captioner import Command, config_from_options
+    from ml.caption.train import CaptionConfig
+    from ml.training.cli import from_options
+    from webapp.captions.management.commands.train_captioner import Command
     from webapp.training import services
 
     zipped = a_zip({"captions.txt": "image,caption\na.jpg,a dog runs\nb.jpg,a cat sits\nc.jpg,a man walks\n",
@@ -253,23 +255,40 @@ def test_a_caption_runs_command_reproduces_every_setting(client, trainer):
     dataset = services.create_dataset("photos", Dataset.Kind.CAPTIONS, SimpleUploadedFile("p.zip", zipped))
     client.force_login(trainer)
     form = caption_form(dataset, flip_prob=0.25, scst_epochs=3, scst_lr=1e-5, early_stop_metric="bleu4",
-                        time_budget_min=30, num_threads=2, val_beam=2, grad_clip=1.5, alpha_c=0.5, max_words=16)
+                        time_budget_min=30, threads=2, val_beam=2, clip=1.5, alpha_c=0.5, max_words=16)
     del form["tie_weights"]                       # an unticked box
     assert client.post(START + "?kind=caption", form).status_code == 302
     run = TrainingRun.objects.get()
     argv = shlex.split(services.command_for(run))
     assert argv[:3] == ["python", "manage.py", "train_captioner"]
     options = vars(Command().create_parser("manage.py", "train_captioner").parse_args(argv[3:]))
-    cfg = config_from_options(options)
+    cfg = from_options(CaptionConfig, options, defaults=Command.defaults())
     for name, value in run.params.items():
-        if name == "time_budget_min":
-            assert cfg.time_budget_s == value * 60
-        else:
-            assert getattr(cfg, name) == value, name
-    assert cfg.tie_weights is False and cfg.max_epochs == 1 and cfg.early_stop_metric == "bleu4"
-    assert cfg.out_dir == run.run_dir and cfg.data_dir == run.dataset.folder
+        assert getattr(cfg, name) == value, name
+    assert cfg.tie_weights is False and cfg.epochs == 1 and cfg.early_stop_metric == "bleu4"
+    assert cfg.run_dir == run.run_dir and cfg.data_dir == run.dataset.folder
     assert cfg.train_split.endswith("splits/train.txt") and cfg.val_split.endswith("splits/val.txt")
     assert cfg.export_dir == str(services.export_dir_for(run))
+
+
+def test_a_language_model_runs_command_reproduces_every_setting(client, trainer, text_dataset):
+    """The command shown for an LM run parses with train_lm into the settings the worker trains with."""
+    import shlex
+
+    from ml.lm.train import LMConfig
+    from ml.training.cli import from_options
+    from webapp.nextword.management.commands.train_lm import Command
+    from webapp.training import services
+
+    client.force_login(trainer)
+    assert client.post(START, run_form(text_dataset, time_budget_min=5, bf16="on")).status_code == 302
+    run = TrainingRun.objects.get()
+    argv = shlex.split(services.command_for(run))
+    assert argv[:3] == ["python", "manage.py", "train_lm"]
+    cfg = from_options(LMConfig, vars(Command().create_parser("manage.py", "train_lm").parse_args(argv[3:])))
+    assert all(getattr(cfg, name) == value for name, value in run.params.items())
+    worker_cfg, _ = services.lm_task(run)
+    assert cfg == LMConfig(**{**vars(worker_cfg), "log_every": cfg.log_every, "command": "", "resume": False})
 
 
 @pytest.mark.parametrize("form_class, fieldsets", [("StartRunForm", "START_FIELDSETS"),
@@ -307,7 +326,7 @@ def test_the_estimate_scales_with_epochs_and_size_and_states_its_basis(client, t
                    cell="lstm")
     assert "930k tokens × 1 epoch at ~1,021 tokens/s" in ptb["text"]   # the benchmark figure for that very size
     assert estimate(client, text_dataset, dataset="")["seconds"] is None         # the dataset is still to choose
-    budget = estimate(client, text_dataset, corpus="ptb", epochs=10, emsize=650, nhid=650, nlayers=2, max_minutes=30)
+    budget = estimate(client, text_dataset, corpus="ptb", epochs=10, emsize=650, nhid=650, nlayers=2, time_budget_min=30)
     assert budget["seconds"] == 30 * 60 and "30-minute time budget" in budget["text"]
 
 
@@ -343,6 +362,6 @@ def test_caption_estimate_counts_training_images_only(client, trainer):
                     "Images/a.jpg": a_jpeg(), "Images/b.jpg": a_jpeg(), "Images/c.jpg": a_jpeg()})
     dataset = services.create_dataset("photos", Dataset.Kind.CAPTIONS, SimpleUploadedFile("p.zip", zipped))
     client.force_login(trainer)
-    form = caption_form(dataset, max_epochs=4, kind="caption")
+    form = caption_form(dataset, epochs=4, kind="caption")
     answer = client.get("/admin/training/trainingrun/start/estimate.json", form).json()
     assert "1 image × 4 epochs at ~15.0 images/s" in answer["text"] and "docs/benchmarks.md" in answer["text"]

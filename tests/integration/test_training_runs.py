@@ -5,6 +5,7 @@ import uuid
 from pathlib import Path
 
 import pytest
+from django.conf import settings
 from django.core.files.uploadedfile import SimpleUploadedFile
 
 from tests.support.lm import tiny_lines
@@ -18,7 +19,7 @@ pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
 SMALL = {"cell": "gru", "emsize": 16, "nhid": 16, "nlayers": 1, "dropout_emb": 0.0, "dropout_hid": 0.0,
          "dropout_out": 0.0, "tie_weights": True, "init": "xavier", "bptt": 10, "clip": 0.25, "optimizer": "adam",
          "lr": 0.01, "schedule": "constant", "lr_decay": 0.25, "warmup_steps": 0, "weight_decay": 0.0, "ema": 0.0,
-         "batch_size": 8, "epochs": 1, "patience": 3, "max_minutes": 0.0, "bf16": False, "threads": 1, "seed": 1}
+         "batch_size": 8, "epochs": 1, "patience": 3, "time_budget_min": 0.0, "bf16": False, "threads": 1, "seed": 1}
 
 
 def dataset(lines):
@@ -75,30 +76,27 @@ def test_a_run_whose_worker_is_killed_fails_with_the_reason(start_worker, wait_u
     assert "stopped responding" in run.job.error and "killed or crashed" in run.job.error
 
 
-FLICKR = Path(__file__).resolve().parents[3] / "shared" / "data" / "flickr8k"
-
-
-@pytest.mark.skipif(not (FLICKR / "captions.txt").exists(), reason="needs the shared Flickr8k photos in ../shared/data")
-def test_a_captioner_run_on_an_uploaded_zip_registers_a_captioner_version(celery_worker, wait_until):
-    import csv
+def test_a_captioner_run_on_an_uploaded_zip_registers_a_captioner_version(celery_worker, wait_until, tmp_path):
     import io
     import zipfile
 
-    rows = list(csv.reader((FLICKR / "captions.txt").open()))[1:]
-    names = sorted({name for name, _ in rows})[:12]
+    from tests.support.captions import synthetic_dataset
+
+    root, names, captions = synthetic_dataset(tmp_path / "photos", n=12)
     out = io.BytesIO()
     with zipfile.ZipFile(out, "w") as archive:
-        archive.writestr("my-photos/captions.txt", "image,caption\n" + "".join(
-            f'{name},"{caption}"\n' for name, caption in rows if name in names))
+        archive.writestr("my-photos/captions.txt", (root / "captions.txt").read_text())
         for name in names:
-            archive.write(FLICKR / "images" / name, f"my-photos/Images/{name}")
+            archive.write(root / "Images" / name, f"my-photos/Images/{name}")
     dataset = services.create_dataset("my photos", Dataset.Kind.CAPTIONS, SimpleUploadedFile("p.zip", out.getvalue()))
     assert dataset.report["images"] == 12 and Path(dataset.folder, "captions.txt").exists()
 
     params = {"embed_dim": 16, "hidden_dim": 16, "attention_dim": 16, "proj_dim": 16, "dropout": 0.0,
-              "min_freq": 1, "batch_images": 4, "max_epochs": 1, "val_beam": 1, "num_threads": 1, "seed": 1}
+              "min_freq": 1, "batch_images": 4, "epochs": 1, "val_beam": 1, "threads": 1, "seed": 1, "bf16": False}
     run = services.start_run(params=params, slot="my-photos", label="My photos", dataset=dataset, kind="caption")
     run = wait_until(lambda: finished(run.pk), timeout=180, message="the captioner run to end")
     assert run.job.status == Job.Status.SUCCEEDED, run.job.error
     assert run.model_version.kind == "caption" and "cider" in run.model_version.metrics
+    assert run.job.result["status"] == "finished" and run.job.result["best"] is not None
     assert "CIDEr" in run.log
+    assert Path(run.model_version.path).resolve().is_relative_to(Path(settings.VAR_DIR).resolve())

@@ -65,10 +65,10 @@ class TrainingRunAdmin(admin.ModelAdmin):
 
     @admin.display(description="Best validation")
     def best_ppl(self, obj):
-        result = obj.job.result or {}
-        if result.get("best_valid_ppl"):
-            return f"perplexity {result['best_valid_ppl']:.1f}"
-        return f"score {result['best']:.3f}" if result.get("best") else "—"
+        best = (obj.job.result or {}).get("best")
+        if not best:
+            return "—"
+        return f"perplexity {best:.1f}" if obj.kind == "lm" else f"score {best:.3f}"
 
     @admin.display(description="Queued", ordering="job__queued_at")
     def queued(self, obj):

@@ -37,7 +37,7 @@ INITS = [("xavier", "Xavier (Glorot) uniform"), ("orthogonal", "Orthogonal recur
 
 
 class StartRunForm(forms.Form):
-    """Every option ml.lm.train.TrainConfig supports, with defaults that train well on a small corpus."""
+    """The options of ml.lm.train.LMConfig (same names), with defaults that train well on a small corpus."""
 
     label = forms.CharField(max_length=120, initial="My corpus · GRU", help_text="Shown to visitors.")
     slot = forms.SlugField(max_length=64, initial="my-corpus",
@@ -81,7 +81,8 @@ class StartRunForm(forms.Form):
     validate_every = forms.IntegerField(label="Validate every N steps", min_value=0, max_value=1_000_000, initial=0,
                                         required=False,
                                         help_text="Extra validation passes inside an epoch (0 = at epoch ends).")
-    max_minutes = forms.FloatField(label="Time budget (minutes, 0 = none)", min_value=0, max_value=24 * 60, initial=0)
+    time_budget_min = forms.FloatField(label="Time budget (minutes, 0 = none)", min_value=0, max_value=24 * 60,
+                                       initial=0)
     bf16 = forms.BooleanField(label="bfloat16 softmax", required=False, initial=False,
                               help_text="Faster only on CPUs with native bf16 (AVX512-BF16/AMX); elsewhere the "
                                         "run falls back to float32 and says so in its log.")
@@ -105,7 +106,7 @@ class StartRunForm(forms.Form):
 
 
 class StartCaptionRunForm(forms.Form):
-    """Every option ml.caption.train.TrainConfig supports for a run on a caption dataset."""
+    """The options of ml.caption.train.CaptionConfig (same names) for a run on a caption dataset."""
 
     label = forms.CharField(max_length=120, initial="My photos · captioner")
     slot = forms.SlugField(max_length=64, initial="flickr8k",
@@ -125,10 +126,10 @@ class StartCaptionRunForm(forms.Form):
     batch_images = forms.IntegerField(label="Images per batch (×5 captions)", min_value=1, max_value=256, initial=32)
     lr = forms.FloatField(label="Learning rate", min_value=1e-6, max_value=1, initial=4e-4)
     encoder_lr = forms.FloatField(label="Encoder learning rate", min_value=1e-7, max_value=1, initial=1e-4)
-    grad_clip = forms.FloatField(label="Gradient clipping (max norm)", min_value=0.01, max_value=100, initial=5.0)
+    clip = forms.FloatField(label="Gradient clipping (max norm)", min_value=0.01, max_value=100, initial=5.0)
     alpha_c = forms.FloatField(label="Doubly stochastic attention weight", min_value=0, max_value=10, initial=1.0)
     label_smoothing = forms.FloatField(min_value=0, max_value=0.5, initial=0.1)
-    max_epochs = forms.IntegerField(label="Epochs", min_value=1, max_value=100, initial=10)
+    epochs = forms.IntegerField(label="Epochs", min_value=1, max_value=100, initial=10)
     patience = forms.IntegerField(label="Early-stopping patience (epochs)", min_value=1, max_value=20, initial=3)
     early_stop_metric = forms.ChoiceField(choices=[("cider", "CIDEr"), ("bleu4", "BLEU-4"),
                                                    ("bleu4+cider", "BLEU-4 + CIDEr")], initial="cider",
@@ -136,7 +137,7 @@ class StartCaptionRunForm(forms.Form):
     val_beam = forms.IntegerField(label="Beam width for validation", min_value=1, max_value=10, initial=3)
     time_budget_min = forms.FloatField(label="Time budget (minutes, 0 = none)", min_value=0, max_value=24 * 60,
                                        initial=0)
-    num_threads = forms.IntegerField(label="CPU threads (0 = all)", min_value=0, max_value=64, initial=0)
+    threads = forms.IntegerField(label="CPU threads (0 = all)", min_value=0, max_value=64, initial=0)
     seed = forms.IntegerField(min_value=0, max_value=2**31 - 1, initial=8)
     flip_prob = forms.FloatField(label="Mirrored-photo probability", min_value=0, max_value=1, initial=0.5,
                                  required=False, help_text="Each training photo is seen mirrored this often, "
@@ -149,13 +150,9 @@ class StartCaptionRunForm(forms.Form):
     scst_top_p = forms.FloatField(label="Self-critical nucleus (top-p)", min_value=0.05, max_value=1, initial=0.9,
                                   required=False, help_text="Words are sampled from this much of the probability "
                                                             "mass; 1 samples from all of it.")
-    scst_bleu_weight = forms.FloatField(label="Self-critical BLEU-4 weight", min_value=0, max_value=10, initial=0,
-                                        required=False, help_text="Reward = CIDEr-D + this × the caption's "
-                                                                  "BLEU-4; 0 rewards CIDEr-D only.")
 
     RUN_FIELDS = ("label", "slot", "dataset")
-    OPTIONAL_DEFAULTS = {"flip_prob": 0.0, "scst_epochs": 0, "scst_lr": 2e-5, "scst_top_p": 0.9,
-                         "scst_bleu_weight": 0.0}
+    OPTIONAL_DEFAULTS = {"flip_prob": 0.0, "scst_epochs": 0, "scst_lr": 2e-5, "scst_top_p": 0.9}
 
     def clean(self):
         data = super().clean()
@@ -175,7 +172,7 @@ class StartCaptionRunForm(forms.Form):
 # an error, so an error is never hidden.
 START_FIELDSETS = [
     ("What to train", ["label", "slot", "corpus", "dataset"], False),
-    ("Network and length", ["cell", "emsize", "nhid", "nlayers", "epochs", "max_minutes"], False),
+    ("Network and length", ["cell", "emsize", "nhid", "nlayers", "epochs", "time_budget_min"], False),
     ("Advanced: optimisation", ["batch_size", "lr", "optimizer", "schedule", "lr_decay", "warmup_steps", "bptt",
                                 "clip", "ema", "patience", "validate_every", "target_ppl"], True),
     ("Advanced: regularisation", ["dropout_emb", "dropout_hid", "dropout_out", "dropout_weight", "weight_decay"],
@@ -186,15 +183,14 @@ START_FIELDSETS = [
 
 CAPTION_FIELDSETS = [
     ("What to train", ["label", "slot", "dataset"], False),
-    ("Network and length", ["embed_dim", "hidden_dim", "max_epochs", "time_budget_min"], False),
-    ("Advanced: optimisation", ["batch_images", "lr", "encoder_lr", "grad_clip", "patience", "early_stop_metric",
+    ("Network and length", ["embed_dim", "hidden_dim", "epochs", "time_budget_min"], False),
+    ("Advanced: optimisation", ["batch_images", "lr", "encoder_lr", "clip", "patience", "early_stop_metric",
                                 "val_beam"], True),
     ("Advanced: regularisation", ["dropout", "label_smoothing", "alpha_c", "flip_prob"], True),
     ("Advanced: architecture details", ["attention_dim", "proj_dim", "tie_weights", "min_freq", "max_words",
                                         "fine_tune_blocks"], True),
-    ("Advanced: self-critical fine-tuning (SCST)", ["scst_epochs", "scst_lr", "scst_top_p", "scst_bleu_weight"],
-     True),
-    ("Advanced: machine", ["num_threads", "seed"], True),
+    ("Advanced: self-critical fine-tuning (SCST)", ["scst_epochs", "scst_lr", "scst_top_p"], True),
+    ("Advanced: machine", ["threads", "seed"], True),
 ]
 
 

@@ -101,12 +101,12 @@ def split_file_for(run, name: str) -> Path:
 def command_for(run):
     """The shell command that reproduces this run."""
     options = " ".join(f"--{key.replace('_', '-')} {shlex.quote(str(value))}" for key, value in run.params.items())
+    where = f"--run-dir {run.run_dir} --export-dir {export_dir_for(run)}"
     if run.kind == "caption":
-        return (f"python manage.py train_captioner --data {shlex.quote(run.dataset.folder)} {options} "
-                f"--train-split {split_file_for(run, 'train')} --val-split {split_file_for(run, 'val')} "
-                f"--run-dir {run.run_dir} --model {export_dir_for(run)}")
+        return (f"python manage.py train_captioner --data-dir {shlex.quote(run.dataset.folder)} {options} "
+                f"--train-split {split_file_for(run, 'train')} --val-split {split_file_for(run, 'val')} {where}")
     return (f"python manage.py train_lm --corpus {shlex.quote(corpus_spec(run))} {options} "
-            f"--slot {run.slot} --label {shlex.quote(run.label)} --out {run.run_dir}")
+            f"--slot {run.slot} --label {shlex.quote(run.label)} {where}")
 
 
 class ProgressRecorder:
@@ -167,73 +167,65 @@ class ProgressRecorder:
         self.ctx.report(**self.latest)
 
 
-def train_recorded(run, ctx, start):
-    """Call `start(recorder)` (an ml/ train function) with progress recorded; its ValueError is the user's."""
-    recorder = ProgressRecorder(run, ctx)
-    try:
-        return start(recorder)
-    except ValueError as exc:
-        raise jobs.JobError(str(exc)) from None
-    finally:
-        recorder.flush()
-
-
 def run_training(job, ctx):
-    """Worker handler for a training job: train, then register the best checkpoint as a new version."""
+    """Worker handler for a training job: train the run's task, then register its exported best model as a new
+    (inactive) version."""
     import os
 
     import torch
 
+    from ml.training.run import CANCELLED, DIVERGED
+
     run = TrainingRun.objects.select_related("dataset").get(job=job)
-    inference_threads = torch.get_num_threads()
+    cfg, train = TASKS[run.kind](run)
     # "0 threads" in the form means all cores; the pool process goes back to its inference setting afterwards.
-    torch.set_num_threads(run.params.get("threads") or run.params.get("num_threads") or os.cpu_count() or 1)
+    cfg.threads = cfg.threads or os.cpu_count() or 1
+    inference_threads = torch.get_num_threads()
+    recorder = ProgressRecorder(run, ctx)
     try:
-        if run.kind == "caption":
-            return run_caption_training(run, ctx)
-        return run_lm_training(run, ctx)
+        outcome = train(cfg, on_progress=recorder, should_stop=ctx.should_stop)
+    except ValueError as exc:   # the ml code raises ValueError for the user's settings or data
+        raise jobs.JobError(str(exc)) from None
     finally:
+        recorder.flush()
         torch.set_num_threads(inference_threads)
-
-
-def run_lm_training(run, ctx):
-    from ml.lm.checkpoint import export_model_dir
-    from ml.lm.train import TrainConfig, train
-
-    try:
-        # Log often enough that even a one-minute run draws a curve in the admin.
-        cfg = TrainConfig.from_dict({"log_every": 10, **run.params, "corpus": corpus_spec(run), "slot": run.slot,
-                                     "label": run.label})
-        cfg.validate()
-    except (TypeError, ValueError) as exc:
-        raise jobs.JobError(f"Bad hyper-parameters: {exc}") from None
-    run_dir = Path(run.run_dir)
-    outcome = train_recorded(run, ctx, lambda recorder: train(
-        cfg, run_dir, on_progress=recorder, should_stop=ctx.should_stop, resume=(run_dir / "last").exists(),
-        command=command_for(run)))
-    if outcome["status"] == "cancelled":
+    if outcome["status"] == CANCELLED:
         raise jobs.JobCancelled()
-    if outcome["status"] == "diverged":
+    if outcome["status"] == DIVERGED:
         raise jobs.JobError("Training diverged (the loss became infinite or NaN). Lower the learning rate or the "
                             "gradient-clipping norm and try again.")
-    if not outcome.get("best_dir"):
+    if not outcome["export_dir"]:
         raise jobs.JobError("Training ended before any validation pass, so there is no checkpoint to keep.")
-    target = export_dir_for(run)
-    export_model_dir(outcome["best_dir"], target, slot=run.slot, label=run.label)
+    target = Path(outcome["export_dir"])
     metrics = json.loads((target / "metrics.json").read_text())
-    version = registry.register("lm", run.slot, run.label, target, config=json.loads((target / "config.json").read_text()),
-                                metrics={k: v for k, v in metrics.items() if k != "history"},
+    metrics.update(metrics.pop("val", None) or {})  # validation scores at the top level, to compare versions
+    version = registry.register(run.kind, run.slot, run.label, target,
+                                config=json.loads((target / "config.json").read_text()),
+                                metrics={k: v for k, v in metrics.items() if not isinstance(v, (list, dict))},
                                 command=command_for(run), source="trained")
     TrainingRun.objects.filter(pk=run.pk).update(model_version=version)
-    return {"status": outcome["status"], "best_valid_ppl": outcome["best_valid_ppl"], "epochs": outcome["epoch"] - 1,
-            "train_wall_s": outcome["train_wall_s"], "model_version": version.as_dict()}
+    return {"status": outcome["status"], "best": outcome["best"], "epochs": outcome["epoch"],
+            "train_wall_s": outcome["elapsed_s"], "model_version": version.as_dict()}
 
 
-def run_caption_training(run, ctx):
+def run_settings(run) -> dict:
+    """The settings every task's config takes from the run itself."""
+    return {"run_dir": run.run_dir, "export_dir": str(export_dir_for(run)), "command": command_for(run),
+            "resume": (Path(run.run_dir) / "last").exists()}   # a retried job continues where it stopped
+
+
+def lm_task(run):
+    from ml.lm.train import LMConfig, train
+
+    # Log often enough that even a one-minute run draws a curve in the admin.
+    values = {"log_every": 10, **run.params, "corpus": corpus_spec(run), "slot": run.slot, "label": run.label}
+    return checked_config(LMConfig, {**values, **run_settings(run)}), train
+
+
+def caption_task(run):
     from ml.caption.data import load_dataset, make_splits
-    from ml.caption.train import TrainConfig, train
+    from ml.caption.train import CaptionConfig, train
 
-    run_dir = Path(run.run_dir)
     try:
         _, captions = load_dataset(run.dataset.folder)
     except (OSError, ValueError) as exc:
@@ -242,36 +234,25 @@ def run_caption_training(run, ctx):
     if len(names) < 3:
         raise jobs.JobError(f"The dataset has {len(names)} captioned images; at least 3 are needed.")
     held_out = min(500, max(1, len(names) // 10))
-    params = dict(run.params)
-    splits = make_splits(names, n_val=held_out, n_test=held_out, seed=params.get("seed", 8))
+    splits = make_splits(names, n_val=held_out, n_test=held_out, seed=run.params.get("seed", 8))
     for name, items in splits.items():
         path = split_file_for(run, name)
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text("\n".join(items) + "\n")
-    target = export_dir_for(run)
-    budget_min = params.pop("time_budget_min", 0) or 0
+    values = {**run.params, "data_dir": run.dataset.folder, "train_split": str(split_file_for(run, "train")),
+              "val_split": str(split_file_for(run, "val")),
+              "cache_root": str(Path(settings.VAR_DIR) / "cache" / "caption-features")}
+    return checked_config(CaptionConfig, {**values, **run_settings(run)}), train
+
+
+def checked_config(config_class, values):
     try:
-        cfg = TrainConfig(data_dir=run.dataset.folder, train_split=str(split_file_for(run, "train")),
-                          val_split=str(split_file_for(run, "val")), out_dir=str(run_dir), export_dir=str(target),
-                          cache_root=str(Path(settings.VAR_DIR) / "cache" / "caption-features"),
-                          time_budget_s=budget_min * 60, command=command_for(run), **params)
-    except TypeError as exc:
+        return config_class.from_dict(values).validate()
+    except (TypeError, ValueError) as exc:
         raise jobs.JobError(f"Bad hyper-parameters: {exc}") from None
-    outcome = train_recorded(run, ctx, lambda recorder: train(cfg, on_progress=recorder,
-                                                              should_stop=ctx.should_stop))
-    if outcome["status"] == "stopped":
-        raise jobs.JobCancelled()
-    if not outcome.get("export_dir"):
-        raise jobs.JobError("Training ended before any validation pass, so there is no checkpoint to keep.")
-    metrics = json.loads((target / "metrics.json").read_text())
-    metrics.update(metrics.pop("val", None) or {})  # validation BLEU/CIDEr at the top level, to compare versions
-    version = registry.register("caption", run.slot, run.label, target,
-                                config=json.loads((target / "config.json").read_text()),
-                                metrics={k: v for k, v in metrics.items() if not isinstance(v, (list, dict))},
-                                command=command_for(run), source="trained")
-    TrainingRun.objects.filter(pk=run.pk).update(model_version=version)
-    return {"status": outcome["status"], "best": outcome["best"], "epochs": outcome["epoch"],
-            "train_wall_s": outcome["elapsed_s"], "model_version": version.as_dict()}
+
+
+TASKS = {"lm": lm_task, "caption": caption_task}   # kind -> its (config, train function)
 
 
 # --- How long will a run take? -------------------------------------------------------------------------------
@@ -330,7 +311,7 @@ def lm_corpus_size(corpus, dataset):
 
 
 def caption_train_images(dataset):
-    """Images trained on per epoch: run_caption_training holds out validation and test images first."""
+    """Images trained on per epoch: caption_task holds out validation and test images first."""
     images = ((dataset.report or {}).get("images") or 0) if dataset else 0
     held_out = min(500, max(1, images // 10))
     return max(0, images - 2 * held_out)
@@ -421,7 +402,7 @@ def estimate_duration(kind, values):
     (`seconds` is None when a value the estimate needs is missing)."""
     if kind == "caption":
         images = caption_train_images(values.get("dataset"))
-        epochs = (values.get("max_epochs") or 0) + (values.get("scst_epochs") or 0)
+        epochs = (values.get("epochs") or 0) + (values.get("scst_epochs") or 0)
         if not images or not epochs:
             return {"seconds": None, "text": "Choose a caption dataset and the epochs to see an estimate."}
         speed, basis = caption_images_per_s(values)
@@ -429,7 +410,6 @@ def estimate_duration(kind, values):
         amount = f"{_plural(images, 'image')} × {_plural(epochs, 'epoch')} at ~{speed:.1f} images/s"
         if values.get("scst_epochs"):
             basis += "; self-critical epochs counted at the cross-entropy pace"
-        budget = values.get("time_budget_min") or 0
     else:
         size = lm_corpus_size(values.get("corpus"), values.get("dataset"))
         epochs = values.get("epochs") or 0
@@ -440,7 +420,7 @@ def estimate_duration(kind, values):
         speed, basis = lm_tokens_per_s(values, vocabulary)
         seconds = tokens * epochs / speed
         amount = f"{_count(tokens)} tokens × {_plural(epochs, 'epoch')} at ~{_count(round(speed))} tokens/s"
-        budget = values.get("max_minutes") or 0
+    budget = values.get("time_budget_min") or 0
     text = f"≈ {_minutes(seconds)} on this machine: {amount} ({basis})."
     if budget and seconds > budget * 60:
         text += f" The {budget:g}-minute time budget stops it about {budget * 60 / seconds:.0%} of the way through."
