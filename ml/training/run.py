@@ -3,7 +3,9 @@
 A task's ``train()`` reads::
 
     run = Run(cfg, on_progress, should_stop)        # validates cfg, seeds, sets threads, checks run_dir
-    state = run.load_last(optimizer) if run.resuming else {"epoch": 0, "step": 0, ...}
+    state = {"epoch": 0, "step": 0, ...}
+    if run.resuming:
+        state, extra_tensors = run.load_last(optimizer)   # then load the weights from run.last
     while state["epoch"] < cfg.epochs:
         for batch in ...:
             ...one optimisation step...
