@@ -109,6 +109,17 @@ def celery_worker(start_worker):
 
 
 @pytest.fixture
+def no_rate_limits(settings):
+    """Many requests from one address in a few seconds: only the tests about the limits keep them."""
+    from django.core.cache import cache
+
+    cache.clear()
+    settings.RATELIMIT_ENABLE = False
+    yield
+    cache.clear()
+
+
+@pytest.fixture
 def wait_until():
     def wait(predicate, timeout=30, interval=0.1, message="condition"):
         deadline = time.monotonic() + timeout

@@ -6,7 +6,6 @@ from datetime import timedelta
 
 import pytest
 from django.contrib.auth.models import User
-from django.core.cache import cache
 from django.urls import NoReverseMatch, reverse
 from django.utils import timezone
 from PIL import Image
@@ -16,20 +15,13 @@ from tests.support.http import get_json, post_image, post_json
 from webapp.jobs.models import Job
 from webapp.lab.forms import DEFAULTS, PRESETS
 
-pytestmark = [pytest.mark.browser, pytest.mark.integration, pytest.mark.django_db(transaction=True)]
+pytestmark = [pytest.mark.usefixtures("no_rate_limits"), pytest.mark.browser, pytest.mark.integration,
+              pytest.mark.django_db(transaction=True)]
 
 PHONES = [{"width": 390, "height": 844}, {"width": 360, "height": 740}]
 DESKTOP = {"width": 1280, "height": 800}
 # Against the screen's width, not innerWidth: a mobile browser widens its layout viewport to fit wide content.
 SIDEWAYS = "width => document.documentElement.scrollWidth - width"
-
-
-@pytest.fixture(autouse=True)
-def no_rate_limits(settings):
-    cache.clear()
-    settings.RATELIMIT_ENABLE = False
-    yield
-    cache.clear()
 
 
 def phone(browser, viewport):

@@ -6,18 +6,13 @@ import pytest
 from hypothesis import HealthCheck, given, settings as hsettings, strategies as st
 from PIL import Image
 
-pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
+pytestmark = [pytest.mark.usefixtures("no_rate_limits"), pytest.mark.integration, pytest.mark.django_db(transaction=True)]
 ALLOWED = {200, 202, 400, 413, 422}
 FUZZ = hsettings(max_examples=150, deadline=None, suppress_health_check=list(HealthCheck))
 
 json_values = st.recursive(st.none() | st.booleans() | st.integers() | st.floats(allow_nan=True) | st.text(),
                            lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(), inner, max_size=3),
                            max_leaves=5)
-
-
-@pytest.fixture(autouse=True)
-def no_rate_limits(settings):
-    settings.RATELIMIT_ENABLE = False
 
 
 def a_jpeg():

@@ -5,30 +5,16 @@ import urllib.error
 import urllib.request
 
 import pytest
-from django.core.cache import cache
 
 from tests.support.http import get_json, post_json
 from webapp.jobs import services as jobs
 from webapp.jobs.models import Job
 from webapp.lab import forms, services
 
-pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
+pytestmark = [pytest.mark.usefixtures("no_rate_limits"), pytest.mark.integration, pytest.mark.django_db(transaction=True)]
 
 # Small enough to finish in about a second on the shared 2-core box.
 SMALL = {"cells": ["rnn_tanh", "lstm"], "distance": 8, "steps": 30, "hidden": 16, "sweep": False}
-
-
-@pytest.fixture(autouse=True)
-def fresh_rate_limits(settings):
-    """Many requests from one address in a few seconds: only the test that is about the limit keeps it."""
-    cache.clear()
-    settings.RATELIMIT_ENABLE = False
-    yield
-    cache.clear()
-
-
-
-
 
 
 def test_an_experiment_runs_on_the_worker_and_its_permalink_shows_it(live_server, celery_worker, wait_until):
