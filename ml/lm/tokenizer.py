@@ -33,7 +33,7 @@ _NUMBER = re.compile(r"^[+-]?(\d+([.,/:]\d+)*|\.\d+)(st|nd|rd|th)?$")
 _ABBREV = re.compile(r"^([a-z]\.)+[a-z]?\.?$|^(mr|mrs|ms|dr|st|jr|sr|inc|corp|co|ltd|vs|jan|feb|mar|apr|jun|"
                      r"jul|aug|sep|sept|oct|nov|dec|gov|sen|rep|gen|prof|no)\.$")
 _CLITICS = ("n't", "'s", "'re", "'ve", "'ll", "'d", "'m")
-_SENTENCE_END = {".", "!", "?", "...", "?!", "!!", "??"}
+SENTENCE_END = {".", "!", "?", "...", "?!", "!!", "??"}
 _PUNCT_CHARS = set("!\"#%'()*+,./:;<=>?@[\\]^_`{|}~-")
 
 
@@ -95,7 +95,7 @@ def tokenize(text: str, vocab: "Vocab | None" = None, newline_eos: bool = True) 
                 if tok != NUM and tok not in known and _NUMBER.match(tok):
                     tok = NUM
                 if vocab is not None and tok not in known:
-                    if tok in _SENTENCE_END and newline_eos and EOS in known:
+                    if tok in SENTENCE_END and newline_eos and EOS in known:
                         # PTB-style vocabularies have no full stops: a sentence end is an <eos>.
                         if out and out[-1] != EOS:
                             out.append(EOS)
@@ -107,12 +107,52 @@ def tokenize(text: str, vocab: "Vocab | None" = None, newline_eos: bool = True) 
     return out
 
 
-class Vocab:
-    """Token <-> id map. ``itos[i]`` is the token with id i; ``<unk>`` and ``<eos>`` are always present."""
+def _strip_punct(chunk: str) -> str:
+    start, end = 0, len(chunk)
+    while start < end and _is_punct(chunk[start]):
+        start += 1
+    while end > start and _is_punct(chunk[end - 1]):
+        end -= 1
+    word = chunk[start:end]
+    return word[:-2] if word.lower().endswith("'s") else word
 
-    def __init__(self, itos: list[str]):
+
+def display_forms(texts, words) -> dict[str, str]:
+    """{word: how the texts usually spell it} for the lower-case ``words`` that are mostly not written in lower
+    case (``nepal`` -> ``Nepal``, ``i`` -> ``I``, ``dna`` -> ``DNA``).
+
+    Sentence-initial words are skipped (their capital says nothing about the word), so matching stays
+    case-insensitive while suggestions can be shown as people write them."""
+    spellings: dict[str, Counter] = {}
+    for text in texts:
+        sentence_start = True
+        for chunk in _clean(text).split():
+            word = _strip_punct(chunk)
+            low = word.lower()
+            if low not in words and low + "." in words:  # an abbreviation whose full stop was stripped: U.S.
+                word, low = word + ".", low + "."
+            if word and not sentence_start and low in words:
+                spellings.setdefault(low, Counter())[word] += 1
+            sentence_start = chunk[-1] in ".!?" and not _ABBREV.match(chunk.lower())
+    out = {}
+    for low, counts in spellings.items():
+        best = min(counts, key=lambda w: (-counts[w], w))
+        # Only a clear habit changes the display: "new" is "New" in New York but "new" elsewhere.
+        if best != low and counts[best] >= 0.75 * sum(counts.values()):
+            out[low] = best
+    return out
+
+
+class Vocab:
+    """Token <-> id map. ``itos[i]`` is the token with id i; ``<unk>`` and ``<eos>`` are always present.
+
+    ``display`` optionally maps a token to how people write it (``nepal`` -> ``Nepal``): tokens stay lower
+    case, so matching is case-insensitive, and ``shown(token)`` gives the spelling for a page."""
+
+    def __init__(self, itos: list[str], display: dict[str, str] | None = None):
         if len(set(itos)) != len(itos):
             raise ValueError("vocab has duplicate tokens")
+        self.display = dict(display or {})
         self.itos = list(itos)
         for s in SPECIALS:
             if s not in self.itos:
@@ -141,12 +181,18 @@ class Vocab:
             words = words[: max_size - len(SPECIALS)]
         return cls(list(SPECIALS) + words)
 
+    def shown(self, tok: str) -> str:
+        """How a token is spelt for people (its usual capitalisation), else the token itself."""
+        return self.display.get(tok, tok)
+
     def to_json(self) -> dict:
-        return {"itos": self.itos}
+        # Vocabularies without display forms (PTB, Shakespeare) keep their exact vocab.json.
+        return {"itos": self.itos, **({"display": self.display} if self.display else {})}
 
     def save(self, path: str | Path) -> None:
         Path(path).write_text(json.dumps(self.to_json(), ensure_ascii=False))
 
     @classmethod
     def load(cls, path: str | Path) -> "Vocab":
-        return cls(json.loads(Path(path).read_text(encoding="utf-8"))["itos"])
+        data = json.loads(Path(path).read_text(encoding="utf-8"))
+        return cls(data["itos"], data.get("display"))
