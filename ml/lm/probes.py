@@ -3,9 +3,11 @@
 Each probe (ml/lm/data/probes_<corpus>.json) has a prompt, the answer, the distant cue word and a
 contrast prompt with the cue swapped. For each model we report the answer's rank among all
 non-special words (1 = top suggestion), its probability, and the lift
-``log p(answer | prompt) - log p(answer | contrast)`` (nats; > 0 means the distant cue helped).
+``log p(answer | prompt) - log p(answer | contrast)`` (nats; > 0 means the distant cue helped);
+the summary has top-1/5/10 hit rates, the mean rank and the mean lift.
 
     .venv/bin/python -m ml.lm.probes models/lm-ptb-lstm [--record]
+    .venv/bin/python -m ml.lm.probes models/lm-wiki-lstm models/lm-wiki-rnn --probes ml/lm/data/probes_wiki.json --json
 """
 from __future__ import annotations
 
@@ -22,12 +24,13 @@ DATA = Path(__file__).resolve().parent / "data"
 
 
 def probe_file(corpus: str) -> Path:
-    name = "shakespeare" if corpus == "shakespeare" else "ptb"
-    return DATA / f"probes_{name}.json"
+    """The corpus's own probe set (ptb, shakespeare, wiki); PTB's for any other corpus."""
+    own = DATA / f"probes_{corpus}.json"
+    return own if corpus in ("ptb", "shakespeare", "wiki") and own.is_file() else DATA / "probes_ptb.json"
 
 
-def load_probes(corpus: str = "ptb") -> list[dict]:
-    return json.loads(probe_file(corpus).read_text(encoding="utf-8"))["probes"]
+def load_probes(corpus: str = "ptb", path: str | Path | None = None) -> list[dict]:
+    return json.loads(Path(path or probe_file(corpus)).read_text(encoding="utf-8"))["probes"]
 
 
 def cue_distance(probe: dict) -> int:
@@ -64,7 +67,9 @@ def score(p: NextWordPredictor, probes: list[dict]) -> dict:
     summary = {
         "n": len(rows), "skipped": skipped,
         "top1": sum(r == 1 for r in ranks) / max(len(ranks), 1),
+        "top5": sum(r <= 5 for r in ranks) / max(len(ranks), 1),
         "top10": sum(r <= 10 for r in ranks) / max(len(ranks), 1),
+        "mean_rank": round(statistics.fmean(ranks), 1) if ranks else None,
         "mrr": round(statistics.fmean(1 / r for r in ranks), 4) if ranks else None,
         "median_rank": statistics.median(ranks) if ranks else None,
         "mean_prob": round(statistics.fmean(r["prob"] for r in rows), 4) if rows else None,
@@ -74,9 +79,10 @@ def score(p: NextWordPredictor, probes: list[dict]) -> dict:
     return {"probes": rows, "summary": summary}
 
 
-def score_dir(model_dir: str | Path, record: bool = False) -> dict:
+def score_dir(model_dir: str | Path, record: bool = False, probes: str | Path | None = None) -> dict:
+    """Scores of one model directory on ``probes`` (a probe file; default: its corpus's own)."""
     p = NextWordPredictor.from_dir(model_dir)
-    result = score(p, load_probes(p.config.get("corpus", "ptb")))
+    result = score(p, load_probes(p.config.get("corpus", "ptb"), probes))
     if record:
         mpath = Path(model_dir) / "metrics.json"
         metrics = json.loads(mpath.read_text()) if mpath.exists() else {}
@@ -89,9 +95,14 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("model_dirs", nargs="+")
     ap.add_argument("--record", action="store_true", help="store the scores in each model's metrics.json")
+    ap.add_argument("--probes", help="probe file (default: each model's corpus's own, ml/lm/data/probes_*.json)")
+    ap.add_argument("--json", action="store_true", help="print one JSON object {model_dir: {summary, probes}}")
     args = ap.parse_args()
-    for d in args.model_dirs:
-        r = score_dir(d, args.record)
+    results = {d: score_dir(d, args.record, args.probes) for d in args.model_dirs}
+    if args.json:
+        print(json.dumps(results, indent=1))
+        return
+    for d, r in results.items():
         print(d, json.dumps(r["summary"]))
         for row in r["probes"]:
             print("   ", json.dumps(row))

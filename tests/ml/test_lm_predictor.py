@@ -1,4 +1,5 @@
 """NextWordPredictor on a tiny trained model: suggestions, sampling, inspector, edge cases, probes."""
+import json
 import math
 
 import pytest
@@ -91,11 +92,32 @@ def test_probe_scoring(predictor):
     row = r["probes"][0]
     assert row["rank"] >= 1 and 0 < row["prob"] <= 1 and math.isfinite(row["lift"])
     assert row["distance"] >= 10
+    summary = r["summary"]
+    assert summary["top1"] <= summary["top5"] <= summary["top10"] and summary["mean_rank"] == row["rank"]
+    assert summary["mean_lift_nats"] == row["lift"]
+
+
+def test_probes_command_reports_hit_rates_per_model_as_json(predictor, tmp_path, monkeypatch, capsys):
+    from ml.lm import checkpoint as ckpt
+    from ml.lm.probes import main
+    model_dir = ckpt.save_model_dir(tmp_path / "tiny-model", predictor.model, predictor.vocab, {"corpus": "tiny"}, {})
+    probes = tmp_path / "probes.json"
+    probes.write_text(json.dumps({"probes": [
+        {"id": "a", "prompt": "the cat sat on the mat and the dog looked at", "cue": "cat", "answer": "the",
+         "contrast": "the dog sat on the mat and the dog looked at"},
+        {"id": "b", "prompt": "my friend liked the red car and a dog sold", "cue": "friend", "answer": "some",
+         "contrast": "the market liked the red car and a dog sold"}]}))
+    monkeypatch.setattr("sys.argv", ["probes", str(model_dir), "--probes", str(probes), "--json"])
+    main()
+    out = json.loads(capsys.readouterr().out)
+    summary = out[str(model_dir)]["summary"]
+    assert summary["n"] == 2 and {"top1", "top5", "top10", "mean_rank", "mean_lift_nats"} <= set(summary)
+    assert [row["id"] for row in out[str(model_dir)]["probes"]] == ["a", "b"]
 
 
 def test_shipped_probe_files_are_long_range():
     from ml.lm.probes import cue_distance
-    for corpus in ("ptb", "shakespeare"):
+    for corpus in ("ptb", "shakespeare", "wiki"):
         probes = load_probes(corpus)
         assert len(probes) >= 8
         assert all(cue_distance(p) >= 10 for p in probes)
