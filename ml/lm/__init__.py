@@ -10,8 +10,9 @@ Public API (what the web app calls):
                         "token_prob", "next"}
     train(LMConfig(..., run_dir=...), on_progress=callback, should_stop=callable) -> dict (see ml.training)
 
-Modules: tokenizer (Vocab + tokenize), corpus (ptb/shakespeare/text files, batchify), model (RNNModel),
+Modules: tokenizer (Vocab + tokenize), corpus (ptb/shakespeare/wiki/text files, batchify), model (RNNModel),
 inspect (step-by-step gates), train (LMConfig, train, evaluate), checkpoint (model dirs, no pickle),
-predictor (NextWordPredictor), evaluate (perplexity of a model dir), probes (long-range probe scores).
+predictor (NextWordPredictor), evaluate (perplexity of a model dir), probes (long-range probe scores),
+wiki_report (vocabulary measurements behind the wiki tokenisation).
 """
 # Nothing is imported here, so `ml.lm.tokenizer` stays importable without torch (the web process uses it).

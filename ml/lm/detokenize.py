@@ -29,6 +29,7 @@ _JOINS_NEXT = {"$", "(", "[", "``"}
 _CORPUS_WORDS = {
     "ptb": "lower-case Wall Street Journal words (Penn Treebank)",
     "shakespeare": "lower-case words and punctuation from Shakespeare's plays",
+    "wiki": "words from the lead sections of Wikipedia's vital articles (CC BY-SA), matched in any case",
 }
 
 

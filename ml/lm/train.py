@@ -31,7 +31,7 @@ SCHEDULES = ("plateau", "cosine", "constant")
 @dataclass
 class LMConfig(TrainConfig):
     """Every knob of a language-model run. Defaults are the shipped PTB LSTM recipe."""
-    corpus: str = "ptb"               # 'ptb' | 'shakespeare' | 'text:PATH'
+    corpus: str = "ptb"               # 'ptb' | 'shakespeare' | 'wiki' | 'text:PATH'
     cell: str = "lstm"                # 'rnn_tanh' | 'rnn_relu' | 'lstm' | 'gru'
     emsize: int = 650
     nhid: int = 650

@@ -29,3 +29,4 @@ def test_vocabulary_note_names_the_corpus():
     assert vocabulary_note("ptb", 10000).startswith("Vocabulary: 10,000 lower-case Wall Street Journal words")
     assert "Shakespeare" in vocabulary_note("shakespeare", 9000)
     assert "(my-notes)" in vocabulary_note("my-notes", 500)
+    assert "Wikipedia" in vocabulary_note("wiki", 22889) and "CC BY-SA" in vocabulary_note("wiki", None)
