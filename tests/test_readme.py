@@ -7,6 +7,10 @@ from django.urls import URLPattern, URLResolver, get_resolver
 README = (Path(__file__).resolve().parents[1] / "README.md").read_text()
 
 
+def readme_parameter(match):
+    return "<id>" if match.group(1).endswith("id") else f"<{match.group(1)}>"
+
+
 def routes(patterns=None, prefix=""):
     """Every URL pattern outside the admin as README writes it: `/caption/<id>` for `caption/<uuid:job_id>`."""
     for pattern in patterns if patterns is not None else get_resolver().url_patterns:
@@ -15,8 +19,7 @@ def routes(patterns=None, prefix=""):
             if not route.startswith("admin/"):
                 yield from routes(pattern.url_patterns, route)
         elif isinstance(pattern, URLPattern):
-            yield "/" + re.sub(r"<(?:\w+:)?(\w+)>", lambda m: "<id>" if m.group(1).endswith("id") else f"<{m.group(1)}>",
-                               route)
+            yield "/" + re.sub(r"<(?:\w+:)?(\w+)>", readme_parameter, route)
 
 
 def test_every_page_and_endpoint_is_in_the_readme():

@@ -182,7 +182,8 @@ class NextWordPredictor:
         token_prob = [float(logp[j - 1, ids[j]].exp()) for j in range(off, ids.numel())] if off else \
             [None] + [float(logp[j - 1, ids[j]].exp()) for j in range(1, ids.numel())]
         nxt = torch.topk(logp[-1].clone().index_fill_(0, torch.tensor(self.special_ids), -math.inf), 5)
-        out = {"tokens": toks, "labels": [display_token(t) for t in toks], "cell": self.model.cell, "layers": self.model.nlayers, "gates": gates,
+        out = {"tokens": toks, "labels": [display_token(t) for t in toks], "cell": self.model.cell,
+               "layers": self.model.nlayers, "gates": gates,
                "gate_units": units, "hidden_norm": per_token([h.norm(dim=1) for h in r["hidden"]]),
                "token_prob": token_prob,
                "next": [{"word": self.vocab.itos[i], "prob": float(math.exp(v))}

@@ -254,7 +254,8 @@ class LMTrainer:
         st["valid_wall_s"] += time.time() - t0
         self.run.emit("epoch", epoch=st["epoch"] + 1 if partial else st["epoch"], step=st["step"],
                       total_steps=self.total_steps, loss=math.log(valid_ppl), ppl=valid_ppl,
-                      tokens_per_s=st["tokens_per_s"] or 0.0, grad_norm=grad_norm, lr=lr, elapsed_s=self.run.elapsed_s(), valid_ppl=valid_ppl,
+                      tokens_per_s=st["tokens_per_s"] or 0.0, grad_norm=grad_norm, lr=lr,
+                      elapsed_s=self.run.elapsed_s(), valid_ppl=valid_ppl,
                       best=st["best_valid_ppl"], best_valid_ppl=st["best_valid_ppl"],
                       **({"partial": True} if partial else {}))
         return valid_ppl

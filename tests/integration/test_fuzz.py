@@ -6,7 +6,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings as hsettings, strategies as st
 from PIL import Image
 
-pytestmark = [pytest.mark.usefixtures("no_rate_limits"), pytest.mark.integration, pytest.mark.django_db(transaction=True)]
+pytestmark = [pytest.mark.usefixtures("no_rate_limits"), pytest.mark.integration,
+              pytest.mark.django_db(transaction=True)]
 ALLOWED = {200, 202, 400, 413, 422}
 FUZZ = hsettings(max_examples=150, deadline=None, suppress_health_check=list(HealthCheck))
 

@@ -11,7 +11,8 @@ from webapp.jobs import services as jobs
 from webapp.jobs.models import Job
 from webapp.lab import forms, services
 
-pytestmark = [pytest.mark.usefixtures("no_rate_limits"), pytest.mark.integration, pytest.mark.django_db(transaction=True)]
+pytestmark = [pytest.mark.usefixtures("no_rate_limits"), pytest.mark.integration,
+              pytest.mark.django_db(transaction=True)]
 
 # Small enough to finish in about a second on the shared 2-core box.
 SMALL = {"cells": ["rnn_tanh", "lstm"], "distance": 8, "steps": 30, "hidden": 16, "sweep": False}

@@ -136,7 +136,7 @@ CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 CELERY_WORKER_SEND_TASK_EVENTS = False
 CELERY_WORKER_PROC_ALIVE_TIMEOUT = 120
 # torch threads per worker process for inference; a training run sets its own (TrainConfig.threads).
-WORKER_TORCH_THREADS = int(os.environ.get("WORKER_TORCH_THREADS", "1"))  # a pool process preloads the active models before its first task
+WORKER_TORCH_THREADS = int(os.environ.get("WORKER_TORCH_THREADS", "1"))
 
 # Redis is also the cache: rate-limit counters live there.
 CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}}
