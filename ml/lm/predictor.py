@@ -93,15 +93,8 @@ class NextWordPredictor:
         """Top-k next words: [{"word": str, "prob": float}], most probable first.
 
         Probabilities are the model's own (not renormalised after hiding <unk>/<eos>)."""
-        if not isinstance(k, int) or isinstance(k, bool) or not 1 <= k <= len(self.vocab):
-            raise ValueError(f"k must be an integer in [1, {len(self.vocab)}], got {k!r}")
-        logp = self.next_log_probs(text).clone()
-        if not include_special:
-            logp[self.special_ids] = -math.inf
-        k = min(k, int(torch.isfinite(logp).sum()))
-        top = torch.topk(logp, k)
-        return [{"word": self.vocab.itos[i], "prob": float(math.exp(v))}
-                for v, i in zip(top.values.tolist(), top.indices.tolist())]
+        self._check_k(k)
+        return self._top_words(self._suggestable(self.next_log_probs(text), include_special), k)
 
     @torch.no_grad()
     def target_rank(self, text: str, word: str) -> dict:
@@ -109,14 +102,38 @@ class NextWordPredictor:
 
         Ranked among the words that can be suggested (not <unk>/<eos>), with the model's own probability.
         A word outside the vocabulary gets rank and prob None and a "note" saying why."""
+        return self._rank(self._suggestable(self.next_log_probs(text)), word)
+
+    @torch.no_grad()
+    def suggest_with_target(self, text: str, k: int, word: str) -> tuple[list[dict], dict]:
+        """``suggest(text, k)`` and ``target_rank(text, word)`` from one forward pass."""
+        self._check_k(k)
+        logp = self._suggestable(self.next_log_probs(text))
+        return self._top_words(logp, k), self._rank(logp, word)
+
+    def _check_k(self, k) -> None:
+        if not isinstance(k, int) or isinstance(k, bool) or not 1 <= k <= len(self.vocab):
+            raise ValueError(f"k must be an integer in [1, {len(self.vocab)}], got {k!r}")
+
+    def _suggestable(self, logp: torch.Tensor, include_special: bool = False) -> torch.Tensor:
+        """(V,) log-probabilities with <unk>/<eos> at -inf unless asked for: the words a visitor may see."""
+        logp = logp.clone()
+        if not include_special:
+            logp[self.special_ids] = -math.inf
+        return logp
+
+    def _top_words(self, logp: torch.Tensor, k: int) -> list[dict]:
+        top = torch.topk(logp, min(k, int(torch.isfinite(logp).sum())))
+        return [{"word": self.vocab.itos[i], "prob": float(math.exp(v))}
+                for v, i in zip(top.values.tolist(), top.indices.tolist())]
+
+    def _rank(self, logp: torch.Tensor, word: str) -> dict:
         if not isinstance(word, str) or not word.strip():
             raise ValueError("target must be a non-empty word")
         token = self._target_token(word)
         if token is None:
             return {"word": word.strip(), "rank": None, "prob": None,
                     "note": f"'{word.strip()}' is not in this model's vocabulary, so it can never predict it."}
-        logp = self.next_log_probs(text).clone()
-        logp[self.special_ids] = -math.inf
         target = logp[self.vocab.stoi[token]]
         return {"word": token, "rank": int((logp > target).sum()) + 1, "prob": float(target.exp())}
 

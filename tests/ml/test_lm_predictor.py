@@ -143,6 +143,12 @@ def test_target_rank_matches_the_suggestions(predictor):
         assert abs(found["prob"] - suggestion["prob"]) < 1e-6
 
 
+def test_suggest_with_target_is_suggest_and_target_rank_in_one_pass(predictor):
+    words, target = predictor.suggest_with_target("the cat sat on", 4, "mat")
+    assert words == predictor.suggest("the cat sat on", k=4)
+    assert target == predictor.target_rank("the cat sat on", "mat")
+
+
 def test_target_rank_of_a_word_the_model_cannot_say(predictor):
     for word in ("nepali", "<eos>", "<unk>", "two words"):
         found = predictor.target_rank("i can speak", word)

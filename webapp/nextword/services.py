@@ -37,11 +37,14 @@ def suggest(job, ctx):
     params = job.input
     predictor = _predictor(job)
     try:
-        words = predictor.suggest(params["text"], k=params["k"])
+        if params.get("target"):  # the probe table: one forward pass gives both
+            words, target = predictor.suggest_with_target(params["text"], params["k"], params["target"])
+        else:
+            words, target = predictor.suggest(params["text"], k=params["k"]), None
         result = {"suggestions": [{**w, "display": display_token(w["word"])} for w in words],
                   "model": _model_info(job)}
-        if params.get("target"):
-            result["target"] = predictor.target_rank(params["text"], params["target"])
+        if target is not None:
+            result["target"] = target
     except ValueError as exc:
         raise jobs.JobError(str(exc)) from None
     return result
