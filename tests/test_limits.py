@@ -44,3 +44,4 @@ def test_staff_dataset_uploads_may_be_larger_than_a_visitors_photo(client, setti
     huge = b"x" * (2 * 1_048_576)
     response = client.post("/admin/training/dataset/add/", data=huge, content_type="application/octet-stream")
     assert response.status_code == 413 and b"the limit is 1 MB" in response.content
+    assert b"Too large" in response.content and b"Go to the home page" in response.content  # the friendly page

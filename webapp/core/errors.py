@@ -8,8 +8,6 @@ import logging
 from django.http import HttpResponse, JsonResponse
 from django.shortcuts import render
 
-from .middleware import wants_json
-
 logger = logging.getLogger(__name__)
 
 TITLES = {
@@ -17,9 +15,16 @@ TITLES = {
     403: ("Not allowed", "You do not have permission to see this page."),
     404: ("Page not found", "There is nothing at this address."),
     405: ("Method not allowed", "This address does not accept that kind of request."),
+    413: ("Too large", "The request is larger than this server accepts."),
     500: ("Something went wrong", "The server hit an error it did not expect. It has been logged; try again in a "
                                   "moment."),
+    503: ("Unavailable for a moment", "A service this page needs is not answering; try again in a moment."),
 }
+
+
+def wants_json(request):
+    return request.path.startswith("/api/") or request.path == "/healthz" or \
+        "application/json" in request.headers.get("Accept", "")
 
 
 def error_body(status, request, allow=""):
@@ -31,16 +36,27 @@ def error_body(status, request, allow=""):
     return {"error": detail, "status": status}
 
 
+def _page(request, status, template, detail):
+    title = TITLES[status][0]
+    try:
+        return render(request, template, {"status": status, "title": title, "detail": detail}, status=status)
+    except Exception as exc:  # the error page must never raise an error of its own (the database may be down)
+        logger.warning("error page %s could not be rendered: %s", template, exc)
+        return HttpResponse(f"<!doctype html><title>{title}</title><h1>{title}</h1><p>{detail}</p>"
+                            '<p><a href="/">Unroll home</a></p>', status=status)
+
+
+def error_response(request, status, message):
+    """A refusal with its reason: `{"error": message}` for the API, the friendly error page for people."""
+    if wants_json(request):
+        return JsonResponse({"error": message}, status=status)
+    return _page(request, status, "error.html", message)
+
+
 def _answer(request, status, template):
     if wants_json(request):
         return JsonResponse(error_body(status, request), status=status)
-    title, detail = TITLES[status]
-    try:
-        return render(request, template, {"status": status, "title": title, "detail": detail}, status=status)
-    except Exception:  # the error page must never raise an error of its own
-        logger.exception("error page %s could not be rendered", template)
-        return HttpResponse(f"<!doctype html><title>{title}</title><h1>{title}</h1><p>{detail}</p>"
-                            '<p><a href="/">Unroll home</a></p>', status=status)
+    return _page(request, status, template, TITLES[status][1])
 
 
 def bad_request(request, exception=None):

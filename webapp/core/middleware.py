@@ -3,20 +3,10 @@ import logging
 
 from django.conf import settings
 from django.db import DatabaseError, InterfaceError, OperationalError, connections
-from django.http import HttpResponse, JsonResponse
+
+from .errors import error_response
 
 logger = logging.getLogger(__name__)
-
-
-def wants_json(request):
-    return request.path.startswith("/api/") or request.path == "/healthz" or \
-        "application/json" in request.headers.get("Accept", "")
-
-
-def error_response(request, status, message):
-    if wants_json(request):
-        return JsonResponse({"error": message}, status=status)
-    return HttpResponse(f"<!doctype html><title>{status}</title><h1>{message}</h1>", status=status)
 
 
 def too_large_message(size_bytes, what="file", limit_mb=None):
