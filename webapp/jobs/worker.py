@@ -94,4 +94,3 @@ def worker_states():
             processes = 1
         states[name] = (client.scard(broker.WARM_KEY.format(name)), processes)
     return states
-
