@@ -9,18 +9,22 @@
   const estimateUrl = form.getAttribute("data-estimate-url");
   let timer = null, latest = 0;
 
-  async function refresh() {
+  async function refresh(triesLeft = 3) {
     const asked = ++latest;
     const values = new URLSearchParams(new FormData(form));
     values.delete("csrfmiddlewaretoken");
     try {
       const response = await fetch(`${estimateUrl}&${values}`, {headers: {Accept: "application/json"}});
+      if (!response.ok) throw new Error(`estimate answered ${response.status}`);
       const data = await response.json();
       if (asked === latest) output.textContent = data.text;   // a slower, older answer must not win
-    } catch (e) { /* keep the last estimate; the next change asks again */ }
+    } catch (e) {
+      // A busy server may drop one request: ask again shortly, unless a newer change has asked already.
+      if (asked === latest && triesLeft > 1) setTimeout(() => { if (asked === latest) refresh(triesLeft - 1); }, 1000);
+    }
   }
 
-  const soon = () => { clearTimeout(timer); timer = setTimeout(refresh, 200); };
+  const soon = () => { clearTimeout(timer); timer = setTimeout(() => refresh(), 200); };
   form.addEventListener("input", soon);
   form.addEventListener("change", soon);
 })();
