@@ -18,6 +18,7 @@ from safetensors.torch import load_file, save_file
 
 from ..training.checkpoint import atomic_dir, read_json, write_json
 from .model import RNNModel
+from .subwords import ngram_table
 from .tokenizer import Vocab
 
 FORMAT = "unroll-lm/1"
@@ -65,7 +66,10 @@ def write_model_files(directory: Path, name: str, model: RNNModel, vocab: Vocab,
 
 
 def load_model_dir(path: str | Path, map_location: str = "cpu") -> tuple[RNNModel, Vocab, dict]:
-    """Directory -> (model in eval mode, float32; vocab; config). Raises FileNotFoundError/ValueError."""
+    """Directory -> (model in eval mode, float32; vocab; config). Raises FileNotFoundError/ValueError.
+
+    A model trained with character n-grams (a run's best/ or last/) comes back folded into a plain word model.
+    """
     path = Path(path)
     for name in ("weights.safetensors", "config.json", "vocab.json"):
         if not (path / name).is_file():
@@ -75,9 +79,16 @@ def load_model_dir(path: str | Path, map_location: str = "cpu") -> tuple[RNNMode
         raise ValueError(f"{path}: kind is {config.get('kind')!r}, not 'lm'")
     vocab = Vocab.load(path / "vocab.json")
     model = RNNModel(**config["model"])
-    load_model_tensors(model, load_file(str(path / "weights.safetensors"), device=map_location))
     if model.ntoken != len(vocab):
         raise ValueError(f"{path}: model has {model.ntoken} outputs but vocab has {len(vocab)} tokens")
+    if model.subword_ngrams:
+        ids, offsets, count = ngram_table(vocab.itos)
+        if count != model.subword_ngrams:
+            raise ValueError(f"{path}: vocab gives {count} n-grams, the model was trained with {model.subword_ngrams}")
+        model.set_subwords(ids, offsets)
+    load_model_tensors(model, load_file(str(path / "weights.safetensors"), device=map_location))
+    model = model.fold_subwords()
+    config["model"] = model.config()
     model.eval()
     return model, vocab, config
 

@@ -53,12 +53,14 @@ class RNNModel(nn.Module):
         init: 'xavier' | 'orthogonal' | 'default' (PyTorch's own init).
         dropout_weight: DropConnect on the hidden-to-hidden matrices (AWD-LSTM's weight drop): one mask per
             forward pass, so the fused kernels still run; 0 disables it.
+        subword_ngrams: number of character n-grams (ml.lm.subwords) whose vectors are added to each word's
+            embedding, 0 for none; needs tied weights and ``set_subwords`` before use.
     """
 
     def __init__(self, ntoken: int, cell: str = "lstm", emsize: int = 650, nhid: int = 650,
                  nlayers: int = 2, dropout_emb: float = 0.5, dropout_hid: float = 0.3,
                  dropout_out: float = 0.5, tie_weights: bool = True, init: str = "xavier",
-                 dropout_weight: float = 0.0):
+                 dropout_weight: float = 0.0, subword_ngrams: int = 0):
         super().__init__()
         if cell not in CELLS:
             raise ValueError(f"cell must be one of {CELLS}, got {cell!r}")
@@ -71,7 +73,10 @@ class RNNModel(nn.Module):
             if not 0.0 <= p < 1.0:
                 raise ValueError(f"{name} must be in [0, 1), got {p}")
         self.cell, self.ntoken, self.emsize, self.nhid, self.nlayers = cell, ntoken, emsize, nhid, nlayers
+        if subword_ngrams and not tie_weights:
+            raise ValueError("subword_ngrams needs tie_weights: the n-grams build the one shared matrix")
         self.tie_weights, self.init, self.dropout_weight = tie_weights, init, dropout_weight
+        self.subword_ngrams = subword_ngrams
 
         self.encoder = nn.Embedding(ntoken, emsize)
         self.drop_emb = LockedDropout(dropout_emb)
@@ -81,7 +86,45 @@ class RNNModel(nn.Module):
         self.decoder = nn.Linear(self.layer_out(nlayers - 1), ntoken)
         if tie_weights:
             self.decoder.weight = self.encoder.weight
+        if subword_ngrams:
+            self.ngrams = nn.EmbeddingBag(subword_ngrams, emsize, mode="mean")
+            # Rebuilt from the vocabulary (set_subwords), so not saved with the weights.
+            self.register_buffer("ngram_ids", torch.zeros(0, dtype=torch.long), persistent=False)
+            self.register_buffer("ngram_offsets", torch.zeros(ntoken, dtype=torch.long), persistent=False)
         self.reset_parameters()
+
+    def set_subwords(self, ids: torch.Tensor, offsets: torch.Tensor) -> None:
+        """Each word's n-gram ids (flat) and where each word's list starts (V,): ml.lm.subwords.ngram_table."""
+        if offsets.numel() != self.ntoken:
+            raise ValueError(f"n-gram offsets cover {offsets.numel()} words, the model has {self.ntoken}")
+        first = self.ngram_ids.numel() == 0
+        self.ngram_ids, self.ngram_offsets = ids, offsets
+        if first:  # a fresh model (loading weights afterwards overwrites this anyway)
+            self._zero_spelled_words()
+
+    @torch.no_grad()
+    def _zero_spelled_words(self) -> None:
+        # A word with n-grams starts as their mean alone: its own vector only learns what its parts cannot
+        # say, so a rare word is not left as mostly random noise.
+        lengths = torch.diff(self.ngram_offsets, append=self.ngram_offsets.new_tensor([self.ngram_ids.numel()]))
+        self.encoder.weight[lengths > 0] = 0.0
+
+    def embedding_matrix(self) -> torch.Tensor:
+        """(V, E): the word vectors the encoder looks up and the tied decoder scores against."""
+        if not self.subword_ngrams:
+            return self.encoder.weight
+        return self.encoder.weight + self.ngrams(self.ngram_ids, self.ngram_offsets)
+
+    def fold_subwords(self) -> "RNNModel":
+        """A plain word model (no n-grams) with the same outputs: each word's vector summed once."""
+        if not self.subword_ngrams:
+            return self
+        with torch.no_grad():
+            weight = self.embedding_matrix().clone()
+        folded = RNNModel(**{**self.config(), "subword_ngrams": 0})
+        state = {k: v for k, v in self.state_dict().items() if not k.startswith("ngrams.")}
+        folded.load_state_dict({**state, "encoder.weight": weight, "decoder.weight": weight})
+        return folded.train(self.training)
 
     def layer_in(self, i: int) -> int:
         return self.emsize if i == 0 else self.nhid
@@ -103,6 +146,8 @@ class RNNModel(nn.Module):
         nn.init.zeros_(self.decoder.bias)
         if not self.tie_weights:
             nn.init.uniform_(self.decoder.weight, -initrange, initrange)
+        if self.subword_ngrams:
+            nn.init.uniform_(self.ngrams.weight, -initrange, initrange)
         if self.init == "default":
             return
         for rnn in self.rnns:
@@ -135,9 +180,12 @@ class RNNModel(nn.Module):
             hidden.append((h, h.clone()) if self.cell == "lstm" else h)
         return hidden
 
-    def features(self, input: torch.Tensor, hidden: list) -> tuple[torch.Tensor, list]:
-        """input (T, B) -> last-layer outputs (T, B, E_out) after output dropout, new hidden."""
-        x = self.drop_emb(self.encoder(input))
+    def features(self, input: torch.Tensor, hidden: list, weight: torch.Tensor | None = None
+                 ) -> tuple[torch.Tensor, list]:
+        """input (T, B) -> last-layer outputs (T, B, E_out) after output dropout, new hidden.
+        ``weight`` is embedding_matrix() when the caller already has it."""
+        weight = self.embedding_matrix() if weight is None else weight
+        x = self.drop_emb(F.embedding(input, weight))
         new_hidden = []
         for i, rnn in enumerate(self.rnns):
             x, h = self._run_layer(rnn, x, hidden[i])
@@ -154,15 +202,23 @@ class RNNModel(nn.Module):
         params["weight_hh_l0"] = F.dropout(params["weight_hh_l0"], self.dropout_weight, training=True)
         return torch.func.functional_call(rnn, params, (x, h))
 
+    def decode(self, x: torch.Tensor, weight: torch.Tensor | None = None) -> torch.Tensor:
+        """Last-layer outputs (..., E_out) -> logits (..., V)."""
+        if not self.subword_ngrams:
+            return self.decoder(x)
+        return F.linear(x, self.embedding_matrix() if weight is None else weight, self.decoder.bias)
+
     def forward(self, input: torch.Tensor, hidden: list) -> tuple[torch.Tensor, list]:
         """input (T, B) -> log-probabilities (T, B, V), new hidden."""
-        x, hidden = self.features(input, hidden)
-        return F.log_softmax(self.decoder(x).float(), dim=-1), hidden
+        weight = self.embedding_matrix()
+        x, hidden = self.features(input, hidden, weight)
+        return F.log_softmax(self.decode(x, weight).float(), dim=-1), hidden
 
     def loss(self, input: torch.Tensor, target: torch.Tensor, hidden: list) -> tuple[torch.Tensor, list]:
         """Mean token NLL. input, target (T, B) -> scalar loss, new hidden."""
-        x, hidden = self.features(input, hidden)
-        logits = self.decoder(x).float()
+        weight = self.embedding_matrix()
+        x, hidden = self.features(input, hidden, weight)
+        logits = self.decode(x, weight).float()
         return F.cross_entropy(logits.view(-1, self.ntoken), target.reshape(-1)), hidden
 
     def config(self) -> dict:
@@ -171,7 +227,7 @@ class RNNModel(nn.Module):
             "ntoken": self.ntoken, "cell": self.cell, "emsize": self.emsize, "nhid": self.nhid,
             "nlayers": self.nlayers, "dropout_emb": self.drop_emb.p, "dropout_hid": self.drop_hid.p,
             "dropout_out": self.drop_out.p, "tie_weights": self.tie_weights, "init": self.init,
-            "dropout_weight": self.dropout_weight,
+            "dropout_weight": self.dropout_weight, "subword_ngrams": self.subword_ngrams,
         }
 
 

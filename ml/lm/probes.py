@@ -8,6 +8,8 @@ the summary has top-1/5/10 hit rates, the mean rank and the mean lift.
 
     .venv/bin/python -m ml.lm.probes models/lm-ptb-lstm [--record]
     .venv/bin/python -m ml.lm.probes models/lm-wiki-lstm models/lm-wiki-rnn --probes ml/lm/data/probes_wiki.json --json
+
+Reading probe sets needs no torch (the web page lists them); scoring imports the predictor when it runs.
 """
 from __future__ import annotations
 
@@ -17,7 +19,7 @@ import math
 import statistics
 from pathlib import Path
 
-from .predictor import NextWordPredictor
+from .detokenize import display_token
 from .tokenizer import tokenize
 
 DATA = Path(__file__).resolve().parent / "data"
@@ -40,26 +42,28 @@ def cue_distance(probe: dict) -> int:
     return len(toks) - max(i for i, t in enumerate(toks) if t == cue)
 
 
-def _rank_prob(p: NextWordPredictor, prompt: str, answer: str) -> tuple[int, float]:
+def _rank_prob(p, prompt: str, answer: str) -> tuple[int, float, str]:
+    """-> (rank of ``answer`` among non-special words, its log-probability, the top word as shown)."""
     logp = p.next_log_probs(prompt).clone()
     logp[p.special_ids] = -math.inf
     a = p.vocab.stoi[answer]
-    return int((logp > logp[a]).sum()) + 1, float(logp[a])
+    return int((logp > logp[a]).sum()) + 1, float(logp[a]), display_token(p.vocab.shown(p.vocab.itos[int(logp.argmax())]))
 
 
-def score(p: NextWordPredictor, probes: list[dict]) -> dict:
-    """-> {"probes": [{id, answer, distance, rank, prob, lift}], "summary": {...}}; probes whose answer is
+def score(p, probes: list[dict]) -> dict:
+    """``p``: an ml.lm.predictor.NextWordPredictor.
+    -> {"probes": [{id, answer, distance, rank, prob, lift}], "summary": {...}}; probes whose answer is
     not in the model's vocab are skipped and counted."""
     rows, skipped = [], 0
     for pr in probes:
         if pr["answer"] not in p.vocab:
             skipped += 1
             continue
-        rank, lp = _rank_prob(p, pr["prompt"], pr["answer"])
+        rank, lp, top = _rank_prob(p, pr["prompt"], pr["answer"])
         row = {"id": pr["id"], "answer": pr["answer"], "distance": cue_distance(pr), "rank": rank,
-               "prob": round(math.exp(lp), 5)}
+               "prob": round(math.exp(lp), 5), "top": top}
         if pr.get("contrast"):
-            _, lpc = _rank_prob(p, pr["contrast"], pr["answer"])
+            _, lpc, _ = _rank_prob(p, pr["contrast"], pr["answer"])
             row["lift"] = round(lp - lpc, 3)
         rows.append(row)
     ranks = [r["rank"] for r in rows]
@@ -81,8 +85,11 @@ def score(p: NextWordPredictor, probes: list[dict]) -> dict:
 
 def score_dir(model_dir: str | Path, record: bool = False, probes: str | Path | None = None) -> dict:
     """Scores of one model directory on ``probes`` (a probe file; default: its corpus's own)."""
+    from .predictor import NextWordPredictor
+
     p = NextWordPredictor.from_dir(model_dir)
-    result = score(p, load_probes(p.config.get("corpus", "ptb"), probes))
+    path = Path(probes or probe_file(p.config.get("corpus", "ptb")))
+    result = {**score(p, load_probes(path=path)), "probe_set": path.stem.removeprefix("probes_")}
     if record:
         mpath = Path(model_dir) / "metrics.json"
         metrics = json.loads(mpath.read_text()) if mpath.exists() else {}

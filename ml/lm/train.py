@@ -22,6 +22,7 @@ from ..training.run import DIVERGED, EARLY_STOPPED, FINISHED, TARGET_REACHED, TI
 from . import checkpoint as ckpt
 from .corpus import Corpus, batchify, get_batch, load_corpus
 from .model import CELLS, INITS, RNNModel, repackage_hidden
+from .subwords import ngram_table
 from .tokenizer import Vocab
 
 OPTIMIZERS = ("sgd", "adam")
@@ -41,6 +42,7 @@ class LMConfig(TrainConfig):
     dropout_out: float = 0.4          # locked dropout before the decoder
     dropout_weight: float = 0.0       # DropConnect on hidden-to-hidden weights (AWD-LSTM weight drop)
     tie_weights: bool = True
+    subwords: bool = False            # add character n-gram vectors to word embeddings (ml.lm.subwords)
     init: str = "xavier"              # 'xavier' | 'orthogonal' | 'default'
     batch_size: int = 64
     bptt: int = 35                    # truncated-BPTT window k
@@ -110,10 +112,11 @@ def evaluate(model: RNNModel, data: torch.Tensor, bptt: int = 35) -> tuple[float
 def train_loss(model: RNNModel, x: torch.Tensor, y: torch.Tensor, hidden: list, cfg: LMConfig):
     """Mean NLL for one window. The 10k-way decoder is the biggest matmul, so it is what bf16 speeds up
     most; the recurrence stays float32 unless bf16_rnn, since its state is carried across windows."""
+    weight = model.embedding_matrix()
     with torch.autocast("cpu", dtype=torch.bfloat16, enabled=cfg.bf16 and cfg.bf16_rnn):
-        h, hidden = model.features(x, hidden)
+        h, hidden = model.features(x, hidden, weight)
     with torch.autocast("cpu", dtype=torch.bfloat16, enabled=cfg.bf16):
-        logits = model.decoder(h)
+        logits = model.decode(h, weight)
     loss = torch.nn.functional.cross_entropy(logits.float().view(-1, model.ntoken), y.reshape(-1))
     return loss, [tuple(t.float() for t in s) if isinstance(s, tuple) else s.float() for s in hidden]
 
@@ -148,11 +151,14 @@ class EMA:
         self.shadow = live
 
 
-def lr_at(cfg: LMConfig, base_lr: float, step: int, total_steps: int) -> float:
-    """LR for the step: linear warm-up, then ``base_lr`` (plateau/constant) or cosine to min_lr."""
+def lr_at(cfg: LMConfig, base_lr: float, step: int, total_steps: int, invocation_s: float = 0.0) -> float:
+    """LR for the step: linear warm-up, then ``base_lr`` (plateau/constant) or cosine to min_lr. With a time
+    budget, cosine ends at whichever comes first, the last step or the budget, so a run cut by time is annealed."""
     warm = min(1.0, (step + 1) / cfg.warmup_steps) if cfg.warmup_steps > 0 else 1.0
     if cfg.schedule == "cosine":
         t = min(1.0, step / max(1, total_steps))
+        if cfg.time_budget_min:
+            t = max(t, min(1.0, invocation_s / (60 * cfg.time_budget_min)))
         return warm * (cfg.min_lr + 0.5 * (base_lr - cfg.min_lr) * (1 + math.cos(math.pi * t)))
     return warm * base_lr
 
@@ -160,7 +166,12 @@ def lr_at(cfg: LMConfig, base_lr: float, step: int, total_steps: int) -> float:
 def build_model(cfg: LMConfig, vocab: Vocab) -> RNNModel:
     """A fresh model, or ``cfg.init_from``'s weights in this config's shape (dropouts may differ: warm-starting
     with stronger regularisation is the point of that option)."""
-    model = RNNModel(**cfg.model_kwargs(len(vocab)))
+    if cfg.subwords:
+        ids, offsets, count = ngram_table(vocab.itos)
+        model = RNNModel(**cfg.model_kwargs(len(vocab)), subword_ngrams=count)
+        model.set_subwords(ids, offsets)
+    else:
+        model = RNNModel(**cfg.model_kwargs(len(vocab)))
     if cfg.init_from:
         src, src_vocab, _ = ckpt.load_model_dir(cfg.init_from)
         if not ckpt.same_shape(src, src_vocab, model, vocab):
@@ -306,7 +317,7 @@ def train(cfg: LMConfig, on_progress: Callable[[dict], None] | None = None,
     while status is None and st["epoch"] < cfg.epochs:
         window_loss, window_tokens, window_t0 = 0.0, 0, time.time()
         for x, y in t.windows():
-            lr = lr_at(cfg, st["base_lr"], st["step"], t.total_steps)
+            lr = lr_at(cfg, st["base_lr"], st["step"], t.total_steps, run.invocation_s())
             loss, grad_norm = t.step(x, y, lr)
             window_loss += loss * y.numel()
             window_tokens += y.numel()

@@ -86,11 +86,15 @@ class Run:
         """Training time of this run so far, earlier invocations included."""
         return self.elapsed_before + time.monotonic() - self.started
 
+    def invocation_s(self) -> float:
+        """Seconds since this invocation started (what time_budget_min limits)."""
+        return time.monotonic() - self.started
+
     def interrupted(self) -> str | None:
         """CANCELLED or TIME_BUDGET when the loop must stop now, else None. Cheap: call it every step."""
         if self.should_stop():
             return CANCELLED
-        if self.cfg.time_budget_min and time.monotonic() - self.started > self.cfg.time_budget_min * 60:
+        if self.cfg.time_budget_min and self.invocation_s() > self.cfg.time_budget_min * 60:
             return TIME_BUDGET
         return None
 

@@ -23,10 +23,10 @@ def test_tbptt_carries_and_detaches_state(tmp_path, monkeypatch):
     seen = []
     orig = RNNModel.features
 
-    def spy(self, x, hidden):
+    def spy(self, x, hidden, weight=None):
         if self.training:
             seen.append(([t.clone() for t in hidden[0]], hidden[0][0].requires_grad, hidden[0][0].grad_fn))
-        out, new = orig(self, x, hidden)
+        out, new = orig(self, x, hidden, weight)
         if self.training:
             seen[-1] += ([t.detach().clone() for t in new[0]],)
         return out, new
