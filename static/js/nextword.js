@@ -237,23 +237,25 @@
       prob.textContent = `${(target.prob * 100).toPrecision(2)}%`;
     }
 
-    function runProbe(text, expected) {
+    // slots: the models to ask (default: every model in the selector); output: where the table goes.
+    function runProbe(text, expected, slots, output = $("probe-results")) {
       const table = Unroll.el("table", {class: "probe-table"},
         Unroll.el("caption", {text: `Where each model ranks “${expected}” next`}),
         Unroll.el("thead", {}, Unroll.el("tr", {},
           ...["Model", "Rank", "Probability", "Top guess"].map((t) => Unroll.el("th", {scope: "col", text: t})))));
       const body = Unroll.el("tbody");
       table.append(body);
-      const rows = [...model.options].map((option) => {
+      const options = [...model.options].filter((option) => !slots || slots.includes(option.value));
+      const rows = options.map((option) => {
         const row = probeRow(option);
         body.append(row);
         return askSuggest({text, k: 1, model: option.value, target: expected})
           .catch(() => ({ok: false, error: "Could not reach the server."}))
           .then((answer) => fillProbeRow(row, answer));
       });
-      $("probe-results").replaceChildren(Unroll.el("div", {class: "table-scroll"}, table),
+      output.replaceChildren(Unroll.el("div", {class: "table-scroll"}, table),
         Unroll.el("p", {class: "muted small", text: "Rank 1 means the model's top guess is the expected word. A word outside a model's vocabulary can never be predicted by it."}));
-      $("probe-results").scrollIntoView({block: "nearest"});  // on a phone the table starts below the probe list
+      output.scrollIntoView({block: "nearest"});  // on a phone the table starts below the probe list
       return Promise.all(rows);
     }
 
@@ -262,6 +264,14 @@
       requestSuggestions();
       runProbe(button.dataset.prompt, button.dataset.answer);
     }));
+    const seedButton = $("seed-button");
+    if (seedButton) seedButton.addEventListener("click", () => {
+      prompt.value = seedButton.dataset.prompt;
+      requestSuggestions();
+      $("seed-note").hidden = false;
+      runProbe(seedButton.dataset.prompt, seedButton.dataset.answer, seedButton.dataset.models.split(" "),
+        $("seed-results"));
+    });
     prompt.addEventListener("input", requestSuggestions);
     model.addEventListener("change", () => { showModelFacts(); requestSuggestions(); });
     showModelFacts();

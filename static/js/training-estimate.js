@@ -27,4 +27,6 @@
   const soon = () => { clearTimeout(timer); timer = setTimeout(() => refresh(), 200); };
   form.addEventListener("input", soon);
   form.addEventListener("change", soon);
+  // Values can change before this script runs (a fast hand, the browser restoring a form on Back): ask once now.
+  soon();
 })();

@@ -18,7 +18,8 @@ def log_in(page, live_server, next_url="/admin/"):
     page.goto(f"{live_server.url}/admin/login/?next={next_url}")
     page.fill("#id_username", "boss")
     page.fill("#id_password", "s3cret-pass")
-    page.click("input[type=submit]")
+    with page.expect_navigation():     # waits for the next page's load event, so its deferred scripts have run
+        page.click("input[type=submit]")
 
 
 def test_the_admin_header_says_unroll(live_server, page):

@@ -166,9 +166,9 @@ def test_vocabulary_line_says_what_each_model_knows(live_server, raw_token_versi
 
 # ---- item 10: long-range probes, honest for every model ------------------------------------------------------
 
-def probe_rows(page):
-    rows = page.locator("#probe-results tbody tr")
-    expect(page.locator("#probe-results td.rank", has_text="…")).to_have_count(0)
+def probe_rows(page, results="#probe-results"):
+    rows = page.locator(f"{results} tbody tr")
+    expect(page.locator(f"{results} td.rank", has_text="…")).to_have_count(0)
     return {row.locator("th").inner_text(): [cell.inner_text() for cell in row.locator("td").all()]
             for row in rows.all()}
 
@@ -177,15 +177,18 @@ def test_probe_shows_where_each_model_ranks_the_expected_word(live_server, celer
                                                               gru_version, rnn_version, page, screenshot):
     page.goto(f"{live_server.url}/next-word/")
     probes = page.locator(".probe")
-    first = probes.first
-    expect(first).to_have_text(re.compile(r"^i am from nepal\. i went to school there"))
     assert not any(SPECIAL.search(text) for text in probes.all_inner_texts())
+    assert not any("nepal" in text for text in probes.all_inner_texts()), "the Nepal example has its own button"
 
-    first.click()
-    expect(page.locator("#probe-results caption")).to_have_text("Where each model ranks “nepali” next")
-    rows = probe_rows(page)
-    assert set(rows) == {"Tiny raw-token LSTM", "Tiny test GRU", "Tiny test vanilla RNN"}
-    assert all(cells[0] == "not in vocabulary" for cells in rows.values()), rows
+    # The Nepal example compares the default model's family (here the PTB one): it cannot spell the answer.
+    expect(page.locator("#seed-note")).to_be_hidden()
+    page.click("#seed-button")
+    expect(page.locator("#prompt")).to_have_value(re.compile(r"^i am from nepal\. .* i can speak$"))
+    expect(page.locator("#seed-results caption")).to_have_text("Where each model ranks “nepali” next")
+    rows = probe_rows(page, "#seed-results")
+    assert rows == {"Tiny raw-token LSTM": ["not in vocabulary", "—", "[number]"]}, rows
+    expect(page.locator("#seed-note")).to_be_visible()
+    expect(page.locator("#seed-note a")).to_have_attribute("href", "/lab/")
 
     page.locator(".probe", has_text="tokyo").click()
     expect(page.locator("#probe-results caption")).to_contain_text("“japanese”")
@@ -258,3 +261,67 @@ def test_phone_width_page_with_gate_and_probe_tables_does_not_scroll_sideways(
     assert phone.evaluate("() => { const t = document.querySelector('.probe-table');"
                           " return t.scrollWidth <= t.parentElement.clientWidth; }")
     screenshot(phone, "next-word-phone")
+
+
+# ---- issue 22: the "can it?" table and the home page's claim -------------------------------------------------
+
+@pytest.fixture(scope="session")
+def wiki_dirs(tmp_path_factory):
+    """A tiny wiki-corpus LSTM and vanilla RNN that can spell the Nepal example, scored by the real probe scorer
+    (`python -m ml.lm.probes DIR --record`) so their metrics.json holds what a shipped model's would."""
+    from ml.lm.probes import score_dir
+
+    root = tmp_path_factory.mktemp("wiki-models")
+    words = ("nepal", "nepali", "france", "japan", "japanese", "speak")
+    dirs = {"lstm": tiny_lm(root / "lstm", "lstm", "wiki-lstm", "Tiny wiki LSTM", "wiki", words, {"nepali": 6.0}),
+            "rnn_tanh": tiny_lm(root / "rnn", "rnn_tanh", "wiki-rnn", "Tiny wiki RNN", "wiki", words)}
+    for directory in dirs.values():
+        score_dir(directory, record=True)
+    return dirs
+
+
+def test_the_home_claim_and_the_probe_table_agree(live_server, celery_worker, wiki_dirs, raw_token_version,
+                                                  page, phone, screenshot):
+    import json
+
+    for cell, slot, label in (("lstm", "wiki-lstm", "Tiny wiki LSTM"), ("rnn_tanh", "wiki-rnn", "Tiny wiki RNN")):
+        register(slot, label, wiki_dirs[cell])
+    recorded = {cell: json.loads((wiki_dirs[cell] / "metrics.json").read_text())["probes"] for cell in wiki_dirs}
+
+    page.goto(f"{live_server.url}/next-word/")
+    expect(page.locator("#model")).to_have_value("wiki-lstm")       # general English is the default when installed
+    table = page.locator("#probe-scores")
+    shown = {}
+    for row in table.locator("tbody tr").all():
+        cells = row.locator("td").all_inner_texts()
+        shown[row.get_attribute("data-model")] = cells
+    assert set(shown) == {"wiki-lstm", "wiki-rnn"}, shown         # the PTB test model has no recorded scores
+    for slot, cell in (("wiki-lstm", "lstm"), ("wiki-rnn", "rnn_tanh")):
+        summary = recorded[cell]["summary"]
+        assert shown[slot][0] == f"{summary['n']} (wiki)"
+        assert shown[slot][3] == f"{round(summary['top10'] * 100)}%"
+        assert float(shown[slot][5]) == pytest.approx(summary["mean_lift_nats"], abs=0.005)
+    seed_ranks = {slot: int(re.search(r"ranked (\d+)", cells[6]).group(1)) for slot, cells in shown.items()}
+    assert seed_ranks["wiki-lstm"] == 1                            # its bias puts "nepali" first
+
+    page.click("#seed-button")
+    rows = probe_rows(page, "#seed-results")
+    assert list(rows) == ["Tiny wiki LSTM", "Tiny wiki RNN"], rows   # the wiki family, LSTM first
+    assert rows["Tiny wiki LSTM"][0] == "1 ✓"
+    assert int(rows["Tiny wiki RNN"][0].replace(",", "")) == seed_ranks["wiki-rnn"]
+    screenshot(page, "next-word-can-it-table")
+
+    # The home page claims exactly the recorded ranks, nothing more.
+    for viewer in (page, phone):
+        viewer.goto(f"{live_server.url}/")
+        claims = viewer.locator("#seed-claim [data-model]")
+        expect(claims).to_have_count(2)
+        assert {c.get_attribute("data-model"): int(c.get_attribute("data-rank")) for c in claims.all()} == seed_ranks
+        expect(claims.first).to_have_text(re.compile(r"the\s+LSTM 1st"))
+        assert not scrolls_sideways(viewer), wide_elements(viewer)
+
+
+def test_without_a_model_that_can_spell_it_the_home_page_claims_nothing(live_server, raw_token_version, page):
+    page.goto(f"{live_server.url}/")
+    expect(page.locator("main")).to_contain_text("I can speak")
+    expect(page.locator("#seed-claim")).to_have_count(0)

@@ -12,6 +12,8 @@ from webapp.registry.services import active_versions
 MAX_PROMPT_CHARS = 2000
 MAX_TARGET_CHARS = 40
 MAX_SEED = 2**31 - 1
+# The model a request without one gets, first installed wins: general English, then the PTB benchmark model.
+DEFAULT_MODELS = ("wiki-lstm", "ptb-lstm")
 
 
 def model_choices(versions=None):
@@ -50,8 +52,8 @@ class PromptForm(forms.Form):
         self.versions = {v.slot: v for v in active_versions(ModelVersion.Kind.LANGUAGE_MODEL, listing=True)}
         choices = model_choices(self.versions.values())
         self.fields["model"].choices = choices
-        self.default_model = "ptb-lstm" if any(slot == "ptb-lstm" for slot, _ in choices) else (
-            choices[0][0] if choices else None)
+        slots = [slot for slot, _ in choices]
+        self.default_model = next((slot for slot in DEFAULT_MODELS if slot in slots), slots[0] if slots else None)
 
     def clean_text(self):
         text = self.cleaned_data["text"]

@@ -79,6 +79,16 @@ def inspect(job, ctx):
 
 
 
+CELL_ORDER = {"lstm": 0, "gru": 1, "rnn_tanh": 2, "rnn_relu": 3}  # the seed's comparison reads LSTM first
+
+
+def seed_comparison(models, default_corpus):
+    """The models the seed's example compares, LSTM first: the general-English (wiki) ones where installed, else
+    those trained on the default model's corpus (the Penn Treebank ones, which cannot spell the answer)."""
+    corpus = "wiki" if any(m["corpus"] == "wiki" for m in models) else default_corpus
+    return sorted((m for m in models if m["corpus"] == corpus), key=lambda m: CELL_ORDER.get(m["cell"], 9))
+
+
 # ---- what the page says about each model (read in the web process: JSON only, no torch) ----------------------
 
 CELL_NAMES = {"lstm": "LSTM", "gru": "GRU", "rnn_tanh": "vanilla RNN", "rnn_relu": "vanilla RNN"}
@@ -93,10 +103,12 @@ def _checkpoint_config(version):
 
 
 def describe(version):
-    """{"slot", "label", "cell", "cell_name", "gates", "vocabulary"} for the model selector and the gate section."""
+    """{"slot", "label", "cell", "cell_name", "corpus", "gates", "vocabulary"} for the model selector and the gate
+    section."""
     config = _checkpoint_config(version)
     model = config.get("model") or {}
     cell = model.get("cell") or config.get("cell") or "lstm"
     return {"slot": version.slot, "label": version.label, "cell": cell, "cell_name": CELL_NAMES.get(cell, cell),
+            "corpus": config.get("corpus") or "",
             "gates": "rnn" if cell.startswith("rnn") else cell,  # which explanation the gate section shows
             "vocabulary": vocabulary_note(config.get("corpus"), model.get("ntoken"))}

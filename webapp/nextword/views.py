@@ -15,11 +15,16 @@ def page(request):
     ensure_session(request)
     form = forms.PromptForm()
     models = [services.describe(version) for version in form.versions.values()]
+    selected = next((m for m in models if m["slot"] == form.default_model), None)
+    seed_models = services.seed_comparison(models, selected["corpus"] if selected else "ptb")
     return render(request, "nextword/page.html", {
         "models": models,
         "default_model": form.default_model,
-        "selected": next((m for m in models if m["slot"] == form.default_model), None),
-        "probes": probes.examples(),
+        "selected": selected,
+        "probes": probes.examples(selected["corpus"] if selected else "ptb"),
+        "seed": probes.seed_example() if seed_models else None,
+        "seed_models": " ".join(m["slot"] for m in seed_models),
+        "scores": probes.score_rows(form.versions.values(), services.describe),
         "max_chars": forms.MAX_PROMPT_CHARS,
     })
 

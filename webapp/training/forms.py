@@ -45,7 +45,8 @@ class StartRunForm(forms.Form):
                                      "offer a new version of the default model, or a new name.",
                            validators=[RegexValidator(r"^[a-z0-9-]+$", "Lower-case letters, digits and dashes.")])
     corpus = forms.ChoiceField(choices=[("dataset", "An uploaded text dataset"), ("ptb", "Penn Treebank"),
-                                        ("shakespeare", "Shakespeare")], initial="dataset")
+                                        ("shakespeare", "Shakespeare"),
+                                        ("wiki", "Wikipedia vital articles (CC BY-SA)")], initial="dataset")
     dataset = forms.ModelChoiceField(queryset=Dataset.objects.filter(kind=Dataset.Kind.TEXT), required=False)
 
     cell = forms.ChoiceField(choices=CELLS, initial="gru")
@@ -60,6 +61,9 @@ class StartRunForm(forms.Form):
                                       help_text="DropConnect on the hidden-to-hidden matrices (AWD-LSTM).")
     tie_weights = forms.BooleanField(required=False, initial=True, help_text="Share embedding and output matrices.")
     init = forms.ChoiceField(label="Initialisation", choices=INITS, initial="xavier")
+    subwords = forms.BooleanField(label="Character n-grams", required=False, initial=False,
+                                  help_text="Build each word's vector partly from its letters (needs tied "
+                                            "embeddings), so rare words share what frequent ones learned.")
 
     bptt = forms.IntegerField(label="Truncated BPTT length k", min_value=1, max_value=400, initial=35,
                               help_text="Gradients flow back at most k steps; the hidden state is carried on.")
@@ -97,6 +101,8 @@ class StartRunForm(forms.Form):
         for name in self.OPTIONAL_ZERO:
             if name in data and data[name] is None:
                 data[name] = 0
+        if data.get("subwords") and not data.get("tie_weights"):
+            self.add_error("subwords", "Character n-grams build the one shared matrix: tick “tie weights” too.")
         if data.get("corpus") == "dataset" and not data.get("dataset"):
             self.add_error("dataset", "Choose the uploaded text dataset to train on.")
         return data
@@ -177,7 +183,7 @@ START_FIELDSETS = [
                                 "clip", "ema", "patience", "validate_every", "target_ppl"], True),
     ("Advanced: regularisation", ["dropout_emb", "dropout_hid", "dropout_out", "dropout_weight", "weight_decay"],
      True),
-    ("Advanced: architecture details", ["tie_weights", "init"], True),
+    ("Advanced: architecture details", ["tie_weights", "subwords", "init"], True),
     ("Advanced: machine", ["threads", "bf16", "seed"], True),
 ]
 

@@ -32,7 +32,7 @@ class TrainingRun(models.Model):
     job = models.OneToOneField("jobs.Job", on_delete=models.CASCADE, related_name="training_run")
     kind = models.CharField(max_length=16, default="lm")
     corpus = models.CharField(max_length=32, default="dataset",
-                              help_text="'ptb', 'shakespeare' or 'dataset' (the chosen uploaded dataset).")
+                              help_text="'ptb', 'shakespeare', 'wiki' or 'dataset' (the chosen uploaded dataset).")
     dataset = models.ForeignKey(Dataset, null=True, blank=True, on_delete=models.PROTECT, related_name="runs")
     slot = models.SlugField(max_length=64)
     label = models.CharField(max_length=120)

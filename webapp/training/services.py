@@ -78,7 +78,7 @@ def start_run(*, params, slot, label, corpus="dataset", dataset=None, user=None,
             raise DatasetInvalid("Choose a caption dataset.")
         corpus = "dataset"
     elif corpus == "dataset" and (dataset is None or dataset.kind != Dataset.Kind.TEXT):
-        raise DatasetInvalid("Choose a text dataset, or the PTB or Shakespeare corpus.")
+        raise DatasetInvalid("Choose a text dataset, or the PTB, Shakespeare or Wikipedia corpus.")
     job = jobs.create_job(Job.Kind.TRAIN, {"params": params, "slot": slot, "kind": kind}, owner=user, queue=queue)
     run = TrainingRun.objects.create(job=job, kind=kind, corpus=corpus,
                                      dataset=dataset if corpus == "dataset" else None,
@@ -264,6 +264,8 @@ PTB_TRAIN_TOKENS = 929_589                  # the standard Mikolov training spli
 # Shakespeare is split 90/5/5 by lines; its 64,890 validation tokens (models/lm-shakespeare-lstm/metrics.json)
 # are 5 %, so the training split is about 18 times that.
 SHAKESPEARE_TRAIN_TOKENS = 18 * 64_890
+WIKI_TRAIN_TOKENS = 732_496                 # ml.lm.corpus.wiki: the train articles, <eos> included
+WIKI_VOCAB = 22_889                         # its vocabulary: train words seen at least twice, plus specials
 TEXT_TRAIN_FRACTION = 0.9                   # ml.lm.corpus.text_file: first 90 % of lines train
 MAX_VOCAB = 10_000                          # ml.lm.corpus caps every vocabulary at this size
 GATES = {"lstm": 4, "gru": 3, "rnn_tanh": 1, "rnn_relu": 1}
@@ -303,6 +305,8 @@ def lm_corpus_size(corpus, dataset):
         return PTB_TRAIN_TOKENS, MAX_VOCAB
     if corpus == "shakespeare":
         return SHAKESPEARE_TRAIN_TOKENS, MAX_VOCAB
+    if corpus == "wiki":
+        return WIKI_TRAIN_TOKENS, WIKI_VOCAB
     report = (dataset.report or {}) if dataset else {}
     if not report.get("tokens"):
         return None
