@@ -40,6 +40,7 @@ INSTALLED_APPS = [
     "webapp.registry",
     "webapp.nextword",
     "webapp.captions",
+    "webapp.translate",
     "webapp.training",
     "webapp.lab",
 ]

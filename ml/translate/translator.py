@@ -1,0 +1,55 @@
+"""A loaded translation model, ready to serve: text in, translation, n-best list and attention out.
+
+    t = Translator.from_dir("models/translate-en-de")
+    t.translate("A dog runs on the beach.", beam=5)
+    # {"translation": "Ein Hund läuft am Strand.", "nbest": [{"text", "score"}, ...],
+    #  "attention": {"source": ["▁A", "▁dog", ...], "target": ["▁Ein", ...], "weights": [[...], ...]} or None}
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+import torch
+
+from . import checkpoint
+from .data import EOS
+from .decode import beam_search
+
+MAX_BEAM = 10
+
+
+class Translator:
+    def __init__(self, model, source_sw, target_sw, config: dict, directory: str = ""):
+        self.model, self.source_sw, self.target_sw, self.config = model, source_sw, target_sw, config
+        self.decode = config.get("decode") or checkpoint.DEFAULT_DECODE
+        self.directory = directory
+
+    @classmethod
+    def from_dir(cls, directory: str | Path) -> "Translator":
+        model, source_sw, target_sw, config = checkpoint.load_model(directory)
+        return cls(model, source_sw, target_sw, config, str(directory))
+
+    @property
+    def has_attention(self) -> bool:
+        return self.model.cfg.attention != "none"
+
+    def translate(self, text: str, beam: int | None = None, nbest: int | None = None) -> dict:
+        """One sentence -> {"translation", "nbest": [{"text", "score"}], "attention"} (see the module doc)."""
+        text = " ".join(text.split())
+        if not text:
+            raise ValueError("text must not be empty")
+        beam = max(1, min(MAX_BEAM, int(beam or self.decode["beam"])))
+        source = self.source_sw.encode(text) + [EOS]
+        with torch.inference_mode():
+            hypotheses = beam_search(self.model, source, beam=beam, length_alpha=self.decode["length_alpha"],
+                                     block_ngram=self.decode["block_ngram"], nbest=nbest or beam)
+        best = hypotheses[0]
+        attention = None
+        if best.attention is not None:
+            attention = {"source": self.source_sw.pieces(source[:-1]) + ["</s>"],
+                         "target": self.target_sw.pieces(best.tokens) + ["</s>"],
+                         "weights": [[round(w, 4) for w in row] for row in best.attention.tolist()]}
+        return {"translation": self.target_sw.decode(best.tokens),
+                "nbest": [{"text": self.target_sw.decode(h.tokens), "score": round(h.score, 4)}
+                          for h in hypotheses],
+                "attention": attention}

@@ -1,0 +1,6 @@
+from django.apps import AppConfig
+
+
+class TranslateConfig(AppConfig):
+    name = "webapp.translate"
+    verbose_name = "Translate"

@@ -1,0 +1,81 @@
+"""Score a translation model with sacreBLEU on a source file and its reference translations.
+
+    python manage.py evaluate_translator --src test.en --ref test.de --model models/translate-en-de --beam 5 --json
+    python manage.py evaluate_translator --split test_2016_flickr --model models/translate-en-de --record
+
+Prints {"bleu", "chrf", "n_sentences", "seconds_per_sentence", "bleu_signature", ...}: sacreBLEU's defaults (13a
+tokenisation, cased) on detokenised output. ``--split`` reads a Multi30k split in the model's languages;
+``--record`` stores the figures and BLEU by source length in the model's metrics.json under the split's name.
+"""
+import json
+from pathlib import Path
+
+from django.conf import settings
+from django.core.management.base import BaseCommand, CommandError
+
+DEFAULT_MODEL = "translate-en-de"
+
+
+def model_dir(value) -> Path:
+    if not value:
+        return Path(settings.MODELS_DIR) / DEFAULT_MODEL
+    path = Path(value)
+    if not path.is_absolute() and not path.exists() and (Path(settings.MODELS_DIR) / value).exists():
+        return Path(settings.MODELS_DIR) / value   # a bare name like "translate-en-fr"
+    return path
+
+
+class Command(BaseCommand):
+    help = "Evaluate a translator (sacreBLEU BLEU and chrF) on a source file and its references."
+
+    def add_arguments(self, parser):
+        parser.add_argument("--src", help="source sentences, one a line (.gz allowed)")
+        parser.add_argument("--ref", help="reference translations, line-aligned with --src")
+        parser.add_argument("--split", help="instead of --src/--ref: a Multi30k split (val, test_2016_flickr)")
+        parser.add_argument("--model", default=None, help=f"model dir (default: MODELS_DIR/{DEFAULT_MODEL})")
+        parser.add_argument("--beam", type=int, default=None, help="beam width (default: the model's, 5)")
+        parser.add_argument("--threads", type=int, default=0, help="torch threads (0 = torch's default)")
+        parser.add_argument("--json", action="store_true", help="print one JSON object")
+        parser.add_argument("--record", action="store_true", help="store the result in the model's metrics.json")
+
+    def handle(self, *args, **opts):
+        import torch
+
+        from ml.translate.data import multi30k_pairs, read_lines
+        from ml.translate.evaluate import evaluate
+        from ml.translate.translator import Translator
+
+        if opts["threads"]:
+            torch.set_num_threads(opts["threads"])
+        path = model_dir(opts["model"])
+        try:
+            translator = Translator.from_dir(path)
+            if opts["split"]:
+                pairs = multi30k_pairs(opts["split"], translator.config["source"], translator.config["target"])
+                sources, references = [s for s, _ in pairs], [t for _, t in pairs]
+            elif opts["src"] and opts["ref"]:
+                sources, references = read_lines(opts["src"]), read_lines(opts["ref"])
+            else:
+                raise CommandError("give --src and --ref, or --split")
+            if len(sources) != len(references):
+                raise CommandError(f"{len(sources)} source lines but {len(references)} references")
+            result = evaluate(lambda s: translator.translate(s, beam=opts["beam"])["translation"], sources,
+                              references)
+        except (FileNotFoundError, ValueError) as e:
+            raise CommandError(str(e))
+        result["beam"] = opts["beam"] or translator.decode["beam"]
+        hypotheses = result.pop("hypotheses")
+        if opts["record"]:
+            key = opts["split"] or Path(opts["src"]).name
+            metrics_path = path / "metrics.json"
+            metrics = json.loads(metrics_path.read_text()) if metrics_path.exists() else {}
+            metrics[key] = result
+            metrics_path.write_text(json.dumps(metrics, indent=2, ensure_ascii=False))
+        if opts["json"]:
+            self.stdout.write(json.dumps(result))
+        else:
+            for hypothesis in hypotheses[:3]:
+                self.stdout.write(f"  {hypothesis}")
+            self.stdout.write(f"BLEU {result['bleu']}  chrF {result['chrf']}  ({result['n_sentences']} sentences, "
+                              f"{result['seconds_per_sentence'] * 1000:.1f} ms each, beam {result['beam']})")
+            self.stdout.write(result["bleu_signature"])
