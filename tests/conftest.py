@@ -165,6 +165,26 @@ def tiny_caption_dir(tmp_path_factory):
     return tiny_model_dir(tmp_path_factory.mktemp("models") / "tiny-caption")
 
 
+@pytest.fixture(scope="session")
+def toy_translator_dirs(tmp_path_factory):
+    """{"general": dir, "none": dir}: toy-language translators with and without attention (a few seconds each)."""
+    from tests.support.translate import toy_translator
+
+    root = tmp_path_factory.mktemp("translators")
+    return {attention: toy_translator(root / attention, attention) for attention in ("general", "none")}
+
+
+@pytest.fixture
+def translate_versions(toy_translator_dirs, db):
+    """The toy translators installed as the en-de pair's two models."""
+    from webapp.registry import services
+
+    return {"en-de": services.register("translate", "en-de", "Toy · with attention", toy_translator_dirs["general"],
+                                       activate_now=True),
+            "en-de-noattn": services.register("translate", "en-de-noattn", "Toy · without attention",
+                                              toy_translator_dirs["none"], activate_now=True)}
+
+
 @pytest.fixture
 def lm_version(tiny_lm_dir, db):
     from webapp.registry import services

@@ -8,6 +8,7 @@ urlpatterns = [
     path("", include("webapp.nextword.urls")),
     path("", include("webapp.captions.urls")),
     path("", include("webapp.lab.urls")),
+    path("", include("webapp.translate.urls")),
 ]
 
 # Friendly pages for people, JSON for /api/ (webapp/core/errors.py); used whenever DEBUG is off.

@@ -62,8 +62,8 @@ def test_every_navigation_link_is_on_screen_on_a_phone(live_server, browser, vie
 
 def test_the_desktop_navigation_keeps_its_full_titles(live_server, page):
     page.goto(f"{live_server.url}/")
-    assert page.locator(".nav-links").inner_text().split("\n")[:3] == [
-        "Caption an image", "Guess the next word", "Gradient lab"]
+    assert page.locator(".nav-links").inner_text().split("\n")[:4] == [
+        "Caption an image", "Guess the next word", "Translate", "Gradient lab"]
 
 
 # --- 7. errors: friendly pages for people, JSON for /api/ --------------------------------------------------------
@@ -181,7 +181,7 @@ def make_results(live_server, wait_until, tmp_path, key):
 
 
 def test_no_page_scrolls_sideways_on_a_phone_or_needs_to_on_a_desktop(
-        live_server, celery_worker, lm_version, caption_version, browser, wait_until, tmp_path):
+        live_server, celery_worker, lm_version, caption_version, translate_versions, browser, wait_until, tmp_path):
     User.objects.create_superuser("boss", "boss@example.com", "s3cret-pass")
     context, page = phone(browser, PHONES[0])
     try:

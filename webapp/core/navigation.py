@@ -7,6 +7,9 @@ DEMOS = [
      "other beams and a heatmap of where it looked for every word.", "Caption a photo", "Caption"),
     ("nextword:page", "Guess the next word", "Type a prompt and watch RNN, LSTM and GRU language models guess the next "
      "word as you type. Peek inside the LSTM's forget, input and output gates.", "Start typing", "Next word"),
+    ("translate:page", "Translate", "Type English and watch a GRU encoder-decoder write German or French, with the "
+     "attention matrix that shows which English words it looked at for each word it wrote.", "Translate a sentence",
+     "Translate"),
     ("lab:page", "Gradient lab", "Train a vanilla RNN, an LSTM and a GRU on a long-range task and watch gradients "
      "vanish or explode, and how gates, clipping and initialisation cure them.", "Run an experiment", "Lab"),
 ]

@@ -12,6 +12,7 @@ class Job(models.Model):
         SAMPLE = "sample", "Sampled continuation"
         INSPECT = "inspect", "Gate inspector"
         CAPTION = "caption", "Image caption"
+        TRANSLATE = "translate", "Translation"
         TRAIN = "train", "Training run"
         LAB = "lab", "Gradient lab experiment"
 

@@ -37,6 +37,10 @@ def _load(version):
         from ml.caption.captioner import Captioner
 
         return Captioner.from_dir(path)
+    if version.kind == ModelVersion.Kind.TRANSLATOR:
+        from ml.translate.translator import Translator
+
+        return Translator.from_dir(path)
     raise ModelUnavailable(f"No loader for model kind {version.kind!r}.")
 
 
@@ -82,6 +86,8 @@ def warm_up(version, model):
         from PIL import Image
 
         model.caption(Image.new("RGB", (320, 240), (120, 140, 160)))
+    elif version.kind == ModelVersion.Kind.TRANSLATOR:
+        model.translate("A little girl in a pink dress is running on the beach.", beam=5)
 
 
 def preload_active_models():

@@ -7,6 +7,7 @@ class ModelVersion(models.Model):
     class Kind(models.TextChoices):
         LANGUAGE_MODEL = "lm", "Language model"
         CAPTIONER = "caption", "Image captioner"
+        TRANSLATOR = "translate", "Translator"
 
     kind = models.CharField(max_length=16, choices=Kind.choices)
     slot = models.SlugField(

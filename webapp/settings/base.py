@@ -151,6 +151,7 @@ RATE_LIMITS = {
     "sample": os.environ.get("RATE_LIMIT_SAMPLE", "60/m"),
     "caption": os.environ.get("RATE_LIMIT_CAPTION", "30/m"),
     "lab": os.environ.get("RATE_LIMIT_LAB", "10/m"),
+    "translate": os.environ.get("RATE_LIMIT_TRANSLATE", "600/m"),  # translation as you type, like suggestions
 }
 # The one upload limit: the caption form, its JavaScript and the 413 below all state this figure.
 MAX_UPLOAD_MB = int(os.environ.get("MAX_UPLOAD_MB", "10"))

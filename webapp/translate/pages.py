@@ -1,0 +1,58 @@
+"""What the translate page shows besides live translations: the installed models, each model's stored test
+scores (BLEU by source length: the classic "attention keeps long sentences" figure) and example sentences.
+
+Read as plain data from the registry and each model's metrics.json: the web process never imports torch."""
+import functools
+import json
+from pathlib import Path
+
+from webapp.registry.models import ModelVersion
+from webapp.registry.services import active_versions, resolve_path
+
+TEST_SPLIT = "test_2016_flickr"
+# Everyday descriptions in the style of the training data, short to long (none is from a test set).
+EXAMPLES = [
+    "A dog runs on the beach.",
+    "Two children are playing football in the park.",
+    "A woman in a red coat is waiting for the bus.",
+    "An old man with a white beard sits on a bench and reads a newspaper.",
+    "A group of young people are standing in front of a large building while a man in a blue shirt takes a photo.",
+]
+
+
+@functools.lru_cache(maxsize=32)
+def _metrics(path, mtime_ns):
+    try:
+        return json.loads(Path(path).read_text())
+    except (OSError, ValueError):
+        return {}
+
+
+def _read(version, name):
+    path = resolve_path(version) / name
+    try:
+        return _metrics(str(path), path.stat().st_mtime_ns)
+    except OSError:
+        return {}
+
+
+def metrics(version):
+    return _read(version, "metrics.json")
+
+
+def has_attention(version):
+    return ((_read(version, "config.json").get("model") or {}).get("attention") or "general") != "none"
+
+
+def models():
+    """[{"slot", "label", "version", "target", "attention", "test": {"bleu", "chrf", ...} or None,
+    "by_length": [...]}] of the active translators, attention models first."""
+    rows = []
+    for version in active_versions(ModelVersion.Kind.TRANSLATOR, listing=True):
+        test = metrics(version).get(TEST_SPLIT) or {}
+        rows.append({"slot": version.slot, "label": version.label, "version": version.version,
+                     "target": version.slot.split("-")[1] if "-" in version.slot else "",
+                     "attention": has_attention(version),
+                     "test": {k: test[k] for k in ("bleu", "chrf", "n_sentences", "beam") if k in test} or None,
+                     "by_length": test.get("by_length") or []})
+    return sorted(rows, key=lambda m: (not m["attention"], m["slot"]))
