@@ -4,8 +4,9 @@
     .venv/bin/python bench/web_latency.py --url http://127.0.0.1:8000   # measures a running `make run`
 
 Prints median and p95 for next-word suggestions (POST /api/next-word, the view waits for the worker; sent over
-one keep-alive connection, as the page's fetch() calls are while someone types) and for captions (multipart
-upload to POST /api/captions with wait, until the caption is ready; a new connection each). The stack it
+one keep-alive connection, as the page's fetch() calls are while someone types), for translations (POST
+/api/translate, a 13-word sentence at beam 5, the same way; skipped when no translator is installed) and for
+captions (multipart upload to POST /api/captions with wait, until the caption is ready; a new connection each). The stack it
 starts runs with RATELIMIT_ENABLE=0 so the per-client limits do not turn the measurement into 429s.
 """
 import argparse
@@ -73,6 +74,15 @@ def next_word(client, prompt, model):
     return body
 
 
+TRANSLATE = {"text": "A young woman in a red jacket is walking her dog along the beach.", "target": "de", "beam": 5}
+
+
+def translate(client):
+    status, body = client.post_json("/api/translate", TRANSLATE)
+    assert status == 200, body
+    return body
+
+
 def caption(base, jpeg):
     boundary = uuid.uuid4().hex
     body = (f'--{boundary}\r\nContent-Disposition: form-data; name="wait"\r\n\r\n10\r\n'
@@ -134,6 +144,21 @@ def main():
         results = {"next_word": report(f"next-word ({args.model})", timings),
                    "next_word_queue": report("  of which: row -> worker", waits),
                    "next_word_run": report("  of which: worker run", runs)}
+
+        try:
+            for _ in range(10):
+                translate(client)
+        except AssertionError as exc:
+            print(f"translate: skipped ({exc})")
+        else:
+            timings, runs = [], []
+            for _ in range(args.n):
+                start = time.perf_counter()
+                body = translate(client)
+                timings.append(time.perf_counter() - start)
+                runs.append(body["timings"]["run_seconds"])
+            results["translate"] = report("translate (13 words, beam 5)", timings)
+            results["translate_run"] = report("  of which: worker run", runs)
 
         timings, runs = [], []
         for _ in range(max(20, args.n // 3)):

@@ -88,6 +88,36 @@
     }));
   }
 
+  /* "Translate into German/French": a translation job after the caption job; the worker stores it with the
+     caption, so the permalink shows it from then on. */
+  function setUpTranslations() {
+    const list = document.getElementById("caption-languages");
+    if (!list) return;
+    list.querySelectorAll(".translate-caption").forEach((button) => button.addEventListener("click", async () => {
+      const cell = button.parentElement;
+      button.disabled = true;
+      button.textContent = "Translating…";
+      const fail = (message) => {
+        button.disabled = false;
+        button.textContent = button.dataset.label;
+        cell.append(Unroll.el("p", {class: "error", role: "alert", text: message}));
+      };
+      button.dataset.label = button.dataset.label || `Translate into ${button.closest("dd").previousElementSibling.textContent}`;
+      cell.querySelectorAll(".error").forEach((e) => e.remove());
+      try {
+        let {status, data} = await Unroll.postJSON(list.dataset.url, {target: button.dataset.target});
+        if (status === 202) data = await Unroll.waitForJob(data.url);
+        else if (status !== 200) { fail(data.error || `Request failed (${status}).`); return; }
+        if (data.status !== "succeeded") { fail(data.error || "The translation failed."); return; }
+        const model = data.result.model;
+        cell.replaceChildren(Unroll.el("span", {class: "caption-translation", lang: button.dataset.target,
+          text: data.result.translation}), " ", Unroll.el("span", {class: "muted small", text: `${model.label} v${model.version}`}));
+      } catch (err) {
+        fail("Could not reach the server. Is it running?");
+      }
+    }));
+  }
+
   function setUpResult(result) {
     const status = result.dataset.status;
     if (status === "queued" || status === "running") {
@@ -105,6 +135,7 @@
       setTimeout(() => { copy.textContent = "Copy"; }, 1500);
     });
 
+    setUpTranslations();
     const data = JSON.parse(document.getElementById("caption-data").textContent || "null");
     if (!data || !data.attention) return;
     const photo = document.getElementById("photo"), canvas = document.getElementById("heatmap");

@@ -85,3 +85,24 @@ def test_the_page_fits_a_phone(live_server, celery_worker, translate_versions, b
 def test_without_models_the_page_says_so(live_server, page):
     page.goto(f"{live_server.url}/translate/")
     expect(page.locator(".notice")).to_contain_text("No translation model is installed yet")
+
+
+def test_a_caption_is_offered_in_german_and_the_permalink_keeps_it(live_server, celery_worker, caption_version,
+                                                                  translate_versions, page):
+    from tests.support.http import jpeg
+
+    response = page.request.post(f"{live_server.url}/api/captions", multipart={
+        "image": {"name": "photo.jpg", "mimeType": "image/jpeg", "buffer": jpeg()}, "wait": "10"})
+    body = response.json()
+    assert response.status == 200 and body["status"] == "succeeded", body
+    page.goto(body["page_url"])
+    languages = page.locator("#caption-languages")
+    expect(languages.locator("dt")).to_have_text(["German"])          # no French model is installed
+    page.click("button.translate-caption[data-target=de]")
+    german = languages.locator("dd[data-target=de] .caption-translation")
+    expect(german).not_to_be_empty()
+    translated = german.inner_text()
+
+    page.reload()                                                       # stored with the caption: the permalink
+    expect(languages.locator("dd[data-target=de] .caption-translation")).to_have_text(translated)
+    expect(languages.locator("button.translate-caption")).to_have_count(0)

@@ -60,3 +60,37 @@ def test_bad_input_is_refused_with_the_field(live_server, translate_versions, pa
 def test_no_installed_model_is_a_clear_error(live_server, db):
     status, body = post_json(f"{live_server.url}/api/translate", {"text": "A dog runs."})
     assert status == 400 and body["field"] == "target" and "no translation model" in body["error"]
+
+
+def test_a_caption_translation_is_its_own_job_and_is_stored_with_the_caption(live_server, celery_worker,
+                                                                             caption_version, translate_versions):
+    from tests.support.http import jpeg, post_image
+    from webapp.jobs.models import Job
+
+    status, caption = post_image(f"{live_server.url}/api/captions", jpeg(), fields={"wait": "10"})
+    assert status == 200 and caption["status"] == "succeeded", caption
+    url = f"{live_server.url}/api/captions/{caption['id']}/translations"
+    status, body = post_json(url, {"target": "de"})
+    assert status == 200 and body["kind"] == "translate" and body["status"] == "succeeded", body
+    sentence = body["result"]["source_text"]
+    assert sentence[0].isupper() and sentence.endswith(".")
+    assert sentence[:-1].lower() == caption["result"]["caption"].lower()
+    stored = Job.objects.get(pk=caption["id"]).result["translations"]["de"]
+    assert stored == {"text": body["result"]["translation"], "job_id": body["id"],
+                      "model": {"label": "Toy · with attention", "version": translate_versions["en-de"].version}}
+
+    status, body = post_json(url, {"target": "fr"})
+    assert status == 400 and body["field"] == "target" and "en-fr" in body["error"]
+    status, body = post_json(url, {"target": "es"})
+    assert status == 400 and body["field"] == "target"
+    status, body = post_json(f"{live_server.url}/api/captions/00000000-0000-0000-0000-000000000000/translations",
+                             {"target": "de"})
+    assert status == 404
+
+
+def test_an_unfinished_caption_cannot_be_translated_yet(live_server, translate_versions):
+    from webapp.jobs.models import Job
+
+    queued = Job.objects.create(kind=Job.Kind.CAPTION, input={"beam": 3})
+    status, body = post_json(f"{live_server.url}/api/captions/{queued.pk}/translations", {"target": "de"})
+    assert status == 400 and "has not finished yet" in body["error"]

@@ -47,7 +47,15 @@ def _page_post(request):
 
 def result(request, job_id):
     job = get_object_or_404(Job.objects.select_related("model_version"), pk=job_id, kind=Job.Kind.CAPTION)
-    return render(request, "captions/result.html", {"job": job, "payload": job_payload(job, request)})
+    from webapp.translate.services import caption_targets
+
+    translations = (job.result or {}).get("translations") or {}
+    languages = [{"code": code, "name": name, "translation": translations.get(code)}
+                 for code, name in caption_targets().items()]
+    languages += [{"code": code, "name": code, "translation": t} for code, t in translations.items()
+                  if code not in {lang["code"] for lang in languages}]   # stored, though its model is gone now
+    return render(request, "captions/result.html", {"job": job, "payload": job_payload(job, request),
+                                                    "languages": languages})
 
 
 @cache_control(max_age=3600, private=True)

@@ -7,4 +7,5 @@ urlpatterns = [
     path("translate/", views.page, name="page"),
     path("translate/<uuid:job_id>", views.result, name="result"),
     path("api/translate", views.translate_api, name="api"),
+    path("api/captions/<uuid:job_id>/translations", views.caption_translation_api, name="api-caption"),
 ]

@@ -55,3 +55,25 @@ def translate_api(request):
         return JsonResponse(job_payload(job, request), status=202)
     return JsonResponse({"job_id": str(job.id), **job.result, "timings": job.timings(),
                          "page_url": request.build_absolute_uri(reverse("translate:result", args=[job.pk]))})
+
+
+@csrf_exempt
+@require_POST
+@rate_limited("translate")
+def caption_translation_api(request, job_id):
+    """Translate a finished caption into German or French: its own job, stored with the caption's result."""
+    caption_job = get_object_or_404(Job, pk=job_id, kind=Job.Kind.CAPTION)
+    try:
+        data = json_body(request)
+        target = data.get("target")
+        if not isinstance(target, str) or target not in forms.TARGETS:
+            raise ApiError("Target: choose 'de' (German) or 'fr' (French).", field="target")
+        job = services.request_caption_translation(caption_job, target, owner=request.user,
+                                                   session_key=request.session.session_key or "")
+    except ApiError as exc:
+        return exc.response()
+    except JobError as exc:
+        return ApiError(str(exc), status=400, field="target").response()
+    body = job_payload(job, request)
+    body["caption_url"] = request.build_absolute_uri(reverse("captions:result", args=[caption_job.pk]))
+    return JsonResponse(body, status=200 if job.is_finished else 202)
