@@ -292,7 +292,8 @@ def test_a_language_model_runs_command_reproduces_every_setting(client, trainer,
 
 
 @pytest.mark.parametrize("form_class, fieldsets", [("StartRunForm", "START_FIELDSETS"),
-                                                    ("StartCaptionRunForm", "CAPTION_FIELDSETS")])
+                                                    ("StartCaptionRunForm", "CAPTION_FIELDSETS"),
+                                                    ("StartTranslateRunForm", "TRANSLATE_FIELDSETS")])
 def test_every_start_form_field_is_in_exactly_one_section(form_class, fieldsets):
     from webapp.training import forms
 
@@ -365,3 +366,119 @@ def test_caption_estimate_counts_training_images_only(client, trainer):
     form = caption_form(dataset, epochs=4, kind="caption")
     answer = client.get("/admin/training/trainingrun/start/estimate.json", form).json()
     assert "1 image × 4 epochs at ~15.0 images/s" in answer["text"] and "docs/benchmarks.md" in answer["text"]
+
+
+# ---- translators: parallel text datasets and the translator start form ----------------------------------------
+
+def tsv_bytes(pairs=120):
+    from tests.support.translate import toy_pairs
+
+    return "\n".join(f"{s}\t{t}" for s, t in toy_pairs(pairs)).encode()
+
+
+def two_files(pairs=120):
+    from tests.support.translate import toy_pairs
+
+    rows = toy_pairs(pairs)
+    return "\n".join(s for s, _ in rows).encode(), "\n".join(t for _, t in rows).encode()
+
+
+BAD_PARALLEL = {
+    "misaligned files": (lambda: (two_files()[0], two_files(100)[1]),
+                         "the English file has 120 lines and the translation file 100"),
+    "a sentence on one side only": (lambda: (two_files()[0], two_files()[1].replace(b"\n", b"\n\n", 1)[:-40]),
+                                    "nothing on the other"),
+    "binary translation file": (lambda: (two_files()[0], bytes(range(256)) * 40), "translation file looks like a "
+                                                                                    "binary file"),
+    "not utf-8": (lambda: (("caf\xe9\n" * 60).encode("latin-1"), two_files()[1]), "not valid UTF-8"),
+    "huge line": (lambda: (two_files()[0].replace(b"\n", b" " + b"x" * 1200 + b"\n", 1), two_files()[1]),
+                  "longer than 1,000 characters"),
+    "tsv without tabs": (lambda: (b"one sentence\n" * 60, None), "exactly two tab-separated columns"),
+    "too few pairs": (lambda: (tsv_bytes(10), None), "at least 50 are needed"),
+}
+
+
+@pytest.mark.parametrize("name", BAD_PARALLEL)
+def test_bad_parallel_datasets_are_refused_with_the_reason(client, trainer, name):
+    make, message = BAD_PARALLEL[name]
+    source, target = make()
+    files = {"file": SimpleUploadedFile("set.tsv" if target is None else "set.en", source)}
+    if target is not None:
+        files["target_file"] = SimpleUploadedFile("set.de", target)
+        files["file"] = SimpleUploadedFile("set.txt", source)
+    client.force_login(trainer)
+    response = client.post("/admin/training/dataset/add/", {"name": name, "kind": "parallel", **files})
+    assert response.status_code == 200, "the form should be shown again with the error"
+    assert message in response.content.decode()
+    assert not Dataset.objects.exists()
+
+
+@pytest.mark.parametrize("layout", ["tsv", "two files"])
+def test_a_good_parallel_dataset_is_stored_with_its_report(client, trainer, layout):
+    client.force_login(trainer)
+    if layout == "tsv":
+        files = {"file": SimpleUploadedFile("pairs.tsv", tsv_bytes())}
+    else:
+        source, target = two_files()
+        files = {"file": SimpleUploadedFile("pairs.txt", source), "target_file": SimpleUploadedFile("de.txt", target)}
+    response = client.post("/admin/training/dataset/add/", {"name": "toy", "kind": "parallel", **files})
+    assert response.status_code == 302
+    report = Dataset.objects.get().report
+    assert report["pairs"] == 120 and report["layout"] == layout and report["examples"][0]["source"]
+
+
+def translate_form(**overrides):
+    form = {"label": "Toy · en-de", "slot": "en-de-mine", "corpus": "multi30k", "attention": "general",
+            "emb_dim": 32, "enc_hidden": 32, "dec_hidden": 64, "input_feed": "on", "tie_weights": "on",
+            "src_vocab": 100, "tgt_vocab": 100, "dropout": 0.1, "label_smoothing": 0.1, "batch_size": 32,
+            "lr": 0.01, "warmup_steps": 5, "clip": 1.0, "ema": 0, "epochs": 2, "patience": 3, "time_budget_min": 0,
+            "threads": 1, "seed": 1}
+    form.update(overrides)
+    return form
+
+
+def test_a_translator_run_s_command_reproduces_every_setting(client, trainer):
+    """The command shown for a translator run parses with train_translator into the worker's settings."""
+    import shlex
+
+    from ml.training.cli import from_options
+    from ml.translate.train import TranslateConfig
+    from webapp.training import services
+    from webapp.translate.management.commands.train_translator import Command
+
+    source, target = two_files()
+    dataset = services.create_dataset("toy", Dataset.Kind.PARALLEL, SimpleUploadedFile("a.txt", source),
+                                      target=SimpleUploadedFile("b.txt", target))
+    client.force_login(trainer)
+    response = client.post(START + "?kind=translate", translate_form(corpus="dataset", dataset=dataset.pk,
+                                                                     attention="none", bf16="on"))
+    assert response.status_code == 302, response.content.decode()[-2000:]
+    run = TrainingRun.objects.get()
+    assert run.kind == "translate" and run.params["target"] == "de" and run.params["input_feed"] is True
+    argv = shlex.split(services.command_for(run))
+    assert argv[:3] == ["python", "manage.py", "train_translator"]
+    cfg = from_options(TranslateConfig, vars(Command().create_parser("manage.py", "train_translator")
+                                              .parse_args(argv[3:])))
+    worker_cfg, _ = services.translate_task(run)
+    assert cfg == TranslateConfig(**{**vars(worker_cfg), "log_every": cfg.log_every, "command": "", "resume": False})
+    assert cfg.train_source.endswith(".txt") and cfg.attention == "none" and cfg.slot == "en-de-mine"
+
+
+@pytest.mark.parametrize("changes,field,message", [
+    ({"slot": "de-en"}, "slot", "Start with the pair"),
+    ({"corpus": "dataset"}, "dataset", "Choose the uploaded parallel text dataset"),
+    ({"dropout": 2}, "dropout", "less than or equal to 0.9"),
+])
+def test_the_translator_form_names_what_is_wrong(client, trainer, changes, field, message):
+    client.force_login(trainer)
+    response = client.post(START + "?kind=translate", translate_form(**changes))
+    assert response.status_code == 200 and message in response.content.decode()
+    assert not TrainingRun.objects.exists()
+
+
+def test_the_translator_estimate_counts_pairs_and_epochs(client, trainer):
+    client.force_login(trainer)
+    body = client.get("/admin/training/trainingrun/start/estimate.json?kind=translate&corpus=multi30k&epochs=10"
+                      "&batch_size=128").json()
+    assert "29k sentence pairs × 10 epochs" in body["text"] and "rough" in body["text"]
+    assert body["seconds"] == pytest.approx(29000 * 10 / 130, rel=0.01)

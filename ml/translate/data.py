@@ -47,6 +47,27 @@ def multi30k_pairs(split: str, source: str, target: str, root: str | Path | None
     return list(zip(src, tgt))
 
 
+def read_aligned(source: str | Path, target: str | Path) -> list[tuple[str, str]]:
+    """Two line-aligned files -> pairs; their line counts must agree."""
+    src, tgt = read_lines(source), read_lines(target)
+    if len(src) != len(tgt):
+        raise ValueError(f"{len(src)} source lines but {len(tgt)} target lines")
+    return list(zip(src, tgt))
+
+
+def read_pairs(path: str | Path) -> list[tuple[str, str]]:
+    """A tab-separated file, ``source<TAB>target`` on each line (blank lines skipped) -> pairs."""
+    pairs = []
+    for number, line in enumerate(read_lines(path), 1):
+        if not line:
+            continue
+        columns = line.split("\t")
+        if len(columns) != 2:
+            raise ValueError(f"line {number} has {len(columns)} tab-separated columns, not 2")
+        pairs.append((columns[0].strip(), columns[1].strip()))
+    return pairs
+
+
 class Subwords:
     """One language's sentencepiece model: text <-> ids, kept as the model's serialized bytes (no pickle)."""
 

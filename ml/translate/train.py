@@ -21,7 +21,7 @@ import torch
 from ..training.config import TrainConfig
 from ..training.run import EARLY_STOPPED, FINISHED, Run
 from . import checkpoint
-from .data import ParallelData, Subwords, default_multi30k_dir, multi30k_pairs, read_lines
+from .data import ParallelData, Subwords, default_multi30k_dir, multi30k_pairs, read_aligned, read_pairs
 from .decode import greedy
 from .evaluate import score
 from .model import ATTENTIONS, ModelConfig, Seq2Seq, translation_loss
@@ -35,7 +35,8 @@ class TranslateConfig(TrainConfig):
     data_dir: str = ""                # Multi30k folder (default $MULTI30K_DIR or ../shared/data/multi30k)
     train_source: str = ""            # instead of Multi30k: a line-aligned pair of UTF-8 files...
     train_target: str = ""
-    val_lines: int = 500              # ...whose last lines are held out for validation
+    train_pairs: str = ""             # ...or one tab-separated file, source<TAB>target on each line
+    val_lines: int = 500              # the last pairs of either are held out for validation
     src_vocab: int = 8000             # sentencepiece pieces per language
     tgt_vocab: int = 8000
     emb_dim: int = 256
@@ -68,6 +69,7 @@ class TranslateConfig(TrainConfig):
             (self.attention in ATTENTIONS, f"attention must be one of {ATTENTIONS}"),
             (self.source != self.target, "source and target must differ"),
             (bool(self.train_source) == bool(self.train_target), "give both train_source and train_target"),
+            (not (self.train_pairs and self.train_source), "give train_pairs or train_source/train_target, not both"),
             (self.src_vocab >= 100 and self.tgt_vocab >= 100, "vocabularies need at least 100 pieces"),
             (self.batch_size >= 1, "batch_size must be >= 1"),
             (0 <= self.dropout < 1, "dropout must be in [0, 1)"),
@@ -95,11 +97,8 @@ class TranslateConfig(TrainConfig):
 def load_pairs(cfg: TranslateConfig) -> tuple[list[tuple[str, str]], list[tuple[str, str]]]:
     """(train pairs, validation pairs): Multi30k's train and val, or the given files with their last
     ``val_lines`` held out."""
-    if cfg.train_source:
-        src, tgt = read_lines(cfg.train_source), read_lines(cfg.train_target)
-        if len(src) != len(tgt):
-            raise ValueError(f"{len(src)} source lines but {len(tgt)} target lines")
-        pairs = list(zip(src, tgt))
+    if cfg.train_source or cfg.train_pairs:
+        pairs = read_pairs(cfg.train_pairs) if cfg.train_pairs else read_aligned(cfg.train_source, cfg.train_target)
         held = min(cfg.val_lines, len(pairs) // 10)
         if held < 1:
             raise ValueError("too few lines to hold any out for validation")

@@ -44,14 +44,15 @@
     const steps = history.filter((e) => e.event === "step"), epochs = history.filter((e) => e.event === "epoch");
     if (!steps.length && !epochs.length) return;  // nothing logged yet: the empty boxes say so by their size
     const stepX = steps.map((e) => e.step);
-    // Language models report validation perplexity; captioners report BLEU-4 and CIDEr.
-    const captioner = epochs.some((e) => e.val);
-    const validation = captioner
-      ? validationSeries(epochs.map((e) => e.step), epochs.map((e) => e.val.cider), "validation CIDEr")
-      : validationSeries(epochs.map((e) => e.step), epochs.map((e) => e.valid_ppl), "validation perplexity");
+    // Language models report validation perplexity; captioners BLEU-4 and CIDEr; translators BLEU and chrF.
+    const translator = epochs.some((e) => e.val && e.val.bleu !== undefined);
+    const captioner = !translator && epochs.some((e) => e.val);
+    const [metric, name, title] = translator ? [(e) => e.val.bleu, "validation BLEU", "Loss and BLEU"]
+      : captioner ? [(e) => e.val.cider, "validation CIDEr", "Loss and CIDEr"]
+      : [(e) => e.valid_ppl, "validation perplexity", "Loss and perplexity"];
+    const validation = validationSeries(epochs.map((e) => e.step), epochs.map(metric), name);
     Plotly.react($("chart-loss"), [series(stepX, steps.map((e) => e.loss), "training loss"), validation],
-      layout(captioner ? "Loss and CIDEr" : "Loss and perplexity", "training step", "training loss (nats)",
-        captioner ? "validation CIDEr" : "validation perplexity"), CONFIG);
+      layout(title, "training step", "training loss (nats)", name), CONFIG);
 
     // Captioners log no gradient norm or tokens/s; their learning rate is what changes over the steps.
     const gradNorm = steps.map((e) => e.grad_norm), speed = steps.map((e) => e.tokens_per_s);
@@ -82,6 +83,7 @@
       $("run-detail").textContent = `epoch ${p.epoch} · step ${p.step} of ${p.total_steps} · loss ${(p.loss || 0).toFixed(3)}` +
         (p.valid_ppl ? ` · validation perplexity ${p.valid_ppl.toFixed(1)}` : "") +
         (p.val_cider ? ` · validation CIDEr ${p.val_cider.toFixed(3)}, BLEU-4 ${p.val_bleu4.toFixed(3)}` : "") +
+        (p.val_bleu !== undefined ? ` · validation BLEU ${p.val_bleu.toFixed(2)}, chrF ${p.val_chrf.toFixed(2)}` : "") +
         (p.tokens_per_s ? ` · ${Math.round(p.tokens_per_s)} tokens/s` : "");
     }
     $("run-error").style.display = data.error ? "" : "none";

@@ -131,3 +131,17 @@ def test_the_start_form_estimates_the_duration_and_folds_advanced_settings(live_
     expect(page.locator("#id_lr")).to_be_visible()
     expect(page.locator(".field-lr .errorlist")).to_be_visible()
     expect(page.locator("#id_threads")).to_be_hidden()
+
+
+def test_the_translator_start_form_switches_kind_and_estimates(live_server, page):
+    log_in(page, live_server, "/admin/training/trainingrun/start/")
+    page.click("text=Train a translator instead")
+    expect(page.locator("h1")).to_have_text("Train a translator")
+    expect(page.locator("#id_slot")).to_have_value("en-de")
+    expect(page.locator("#id_attention")).to_be_visible()
+    expect(page.locator("#id_ema")).to_be_hidden()
+    estimate = page.locator("#run-estimate")
+    expect(estimate).to_contain_text("sentence pairs × 25 epochs")
+    page.fill("#id_epochs", "5")
+    expect(estimate).to_contain_text("× 5 epochs")
+    expect(page.locator(".start-kinds")).to_contain_text("Train a language model instead")

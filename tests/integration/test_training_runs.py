@@ -100,3 +100,48 @@ def test_a_captioner_run_on_an_uploaded_zip_registers_a_captioner_version(celery
     assert run.job.result["status"] == "finished" and run.job.result["best"] is not None
     assert "CIDEr" in run.log
     assert Path(run.model_version.path).resolve().is_relative_to(Path(settings.VAR_DIR).resolve())
+
+
+TRANSLATE_SMALL = {"target": "de", "attention": "general", "emb_dim": 32, "enc_hidden": 32, "dec_hidden": 64,
+                   "input_feed": True, "tie_weights": True, "src_vocab": 100, "tgt_vocab": 100, "dropout": 0.0,
+                   "label_smoothing": 0.1, "batch_size": 32, "lr": 0.01, "warmup_steps": 5, "clip": 1.0, "ema": 0.0,
+                   "epochs": 3, "patience": 3, "time_budget_min": 0.0, "threads": 1, "bf16": False, "seed": 1}
+
+
+def parallel_dataset(pairs):
+    from tests.support.translate import toy_pairs
+
+    data = "\n".join(f"{s}\t{t}" for s, t in toy_pairs(pairs)).encode()
+    return services.create_dataset("toy pairs", Dataset.Kind.PARALLEL, SimpleUploadedFile("pairs.tsv", data))
+
+
+def test_a_translator_run_registers_a_version_that_translates(celery_worker, wait_until, live_server):
+    from tests.support.http import post_json
+
+    run = services.start_run(params=TRANSLATE_SMALL, slot="en-de-mine", label="Toy translator", corpus="dataset",
+                             dataset=parallel_dataset(600), kind="translate")
+    run = wait_until(lambda: finished(run.pk), timeout=120, message="the translator run to end")
+    assert run.job.status == Job.Status.SUCCEEDED, run.job.error
+    epochs = [e for e in run.history if e["event"] == "epoch"]
+    assert len(epochs) == 3 and all("bleu" in e["val"] for e in epochs)
+    assert "validation BLEU" in run.log
+    version = run.model_version
+    assert version.kind == "translate" and version.metrics["bleu"] > 0 and not version.is_active
+
+    registry.activate(version)
+    status, body = post_json(f"{live_server.url}/api/translate", {"text": "A dog runs.", "model": "en-de-mine"})
+    assert status == 200 and body["translation"] and body["model"]["slot"] == "en-de-mine", body
+
+
+def test_a_translator_run_can_be_cancelled_and_keeps_its_checkpoint(celery_worker, wait_until):
+    params = {**TRANSLATE_SMALL, "epochs": 200, "dec_hidden": 128}
+    run = services.start_run(params=params, slot="en-de-long", label="Long", corpus="dataset",
+                             dataset=parallel_dataset(3000), kind="translate")
+    wait_until(lambda: (TrainingRun.objects.get(pk=run.pk).job.progress or {}).get("step"), timeout=60,
+               message="the run to report progress")
+    asked = time.monotonic()
+    jobs.cancel(run.job)
+    run = wait_until(lambda: finished(run.pk), timeout=15, interval=0.1, message="the run to stop")
+    assert time.monotonic() - asked < 10
+    assert run.job.status == Job.Status.CANCELLED
+    assert (Path(run.run_dir) / "last" / "weights.safetensors").is_file(), "a cancelled run keeps its checkpoint"

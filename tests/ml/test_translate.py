@@ -234,3 +234,15 @@ def test_the_schedule_warms_up_decays_and_respects_the_time_budget():
     assert lr_factor(20, 100, cfg, budget_used=1.0) == pytest.approx(0.1)    # the budget ran out first
     assert lr_factor(20, 100, cfg, budget_used=0.0) > 0.9
     assert ema_decay(0, 0.999) == pytest.approx(0.1) and ema_decay(10**6, 0.999) == 0.999
+
+
+def test_a_tab_separated_file_trains_like_two_files(tmp_path):
+    pairs = toy_pairs(300)
+    tsv = tmp_path / "pairs.tsv"
+    tsv.write_text("\n".join(f"{s}\t{t}" for s, t in pairs) + "\n\n", encoding="utf-8")
+    result = train(TranslateConfig(**{**SMALL, "train_pairs": str(tsv), "run_dir": str(tmp_path / "run"),
+                                      "epochs": 1}))
+    assert result["status"] == "finished"
+    tsv.write_text("one\ttwo\nthree\n", encoding="utf-8")
+    with pytest.raises(ValueError, match="line 2 has 1 tab-separated columns"):
+        train(TranslateConfig(**{**SMALL, "train_pairs": str(tsv), "run_dir": str(tmp_path / "run2")}))

@@ -9,7 +9,8 @@ from django.utils.html import format_html
 from webapp.jobs import services as jobs
 
 from . import services
-from .forms import CAPTION_FIELDSETS, START_FIELDSETS, DatasetForm, StartCaptionRunForm, StartRunForm, form_sections
+from .forms import (CAPTION_FIELDSETS, START_FIELDSETS, TRANSLATE_FIELDSETS, DatasetForm, StartCaptionRunForm,
+                    StartRunForm, StartTranslateRunForm, form_sections)
 from .models import Dataset, TrainingRun
 
 
@@ -27,6 +28,8 @@ class DatasetAdmin(admin.ModelAdmin):
             return f"{r['lines']:,} lines · {r['tokens']:,} tokens · {r['vocabulary']:,} words"
         if r.get("kind") == "captions":
             return f"{r['images']:,} images · {r['captions']:,} captions"
+        if r.get("kind") == "parallel":
+            return f"{r['pairs']:,} sentence pairs · {r['source_words']:,} → {r['target_words']:,} words"
         return "—"
 
     def save_model(self, request, obj, form, change):
@@ -52,6 +55,8 @@ class TrainingRunAdmin(admin.ModelAdmin):
 
     @admin.display(description="Model")
     def cell(self, obj):
+        if obj.kind == "translate":
+            return f"translator ({'attention' if obj.params.get('attention') != 'none' else 'no attention'})"
         return obj.params.get("cell") if obj.kind == "lm" else "captioner"
 
     @admin.display(description="Status")
@@ -68,6 +73,8 @@ class TrainingRunAdmin(admin.ModelAdmin):
         best = (obj.job.result or {}).get("best")
         if not best:
             return "—"
+        if obj.kind == "translate":
+            return f"BLEU {best:.2f}"
         return f"perplexity {best:.1f}" if obj.kind == "lm" else f"score {best:.3f}"
 
     @admin.display(description="Queued", ordering="job__queued_at")
@@ -86,10 +93,15 @@ class TrainingRunAdmin(admin.ModelAdmin):
     def add_view(self, request, form_url="", extra_context=None):
         return redirect("admin:training_trainingrun_start")
 
-    @staticmethod
-    def _start_form(request, data):
-        kind = "caption" if request.GET.get("kind") == "caption" else "lm"
-        return kind, (StartCaptionRunForm if kind == "caption" else StartRunForm)(data)
+    # kind -> (start form, its sections, page title)
+    START_FORMS = {"lm": (StartRunForm, START_FIELDSETS, "Train a language model"),
+                   "caption": (StartCaptionRunForm, CAPTION_FIELDSETS, "Train an image captioner"),
+                   "translate": (StartTranslateRunForm, TRANSLATE_FIELDSETS, "Train a translator")}
+
+    @classmethod
+    def _start_form(cls, request, data):
+        kind = request.GET.get("kind") if request.GET.get("kind") in cls.START_FORMS else "lm"
+        return kind, cls.START_FORMS[kind][0](data)
 
     @staticmethod
     def _estimate(kind, form):
@@ -112,9 +124,12 @@ class TrainingRunAdmin(admin.ModelAdmin):
                                      user=request.user, kind=kind)
             messages.success(request, f"Training run “{run.label}” is queued on the training queue.")
             return redirect("admin:training_trainingrun_change", run.pk)
-        title = "Train an image captioner" if kind == "caption" else "Train a language model"
-        sections = form_sections(form, CAPTION_FIELDSETS if kind == "caption" else START_FIELDSETS)
+        _, fieldsets, title = self.START_FORMS[kind]
+        sections = form_sections(form, fieldsets)
+        others = [{"kind": other, "title": other_title} for other, (_, _, other_title) in self.START_FORMS.items()
+                  if other != kind]
         context = {**self.admin_site.each_context(request), "title": title, "form": form, "kind": kind,
+                   "others": others,
                    "opts": self.model._meta, "sections": sections, "estimate": self._estimate(kind, form)}
         return TemplateResponse(request, "admin/training/trainingrun/start.html", context)
 

@@ -138,8 +138,13 @@ def inspect_caption_folder(folder, allowed_roots):
             "captions_file": caption_path.name}
 
 
-def inspect_upload(kind, name, data):
+def inspect_upload(kind, name, data, target=None):
+    """Check an upload of ``kind`` -> its report; ``target`` is (name, bytes) of a parallel dataset's second file."""
     suffix = Path(name).suffix.lower()
+    if kind == "parallel":
+        return inspect_parallel(name, data, target)
+    if target is not None:
+        raise DatasetInvalid("A second file is only for parallel text (translation) datasets.")
     if kind == "text":
         if suffix not in (".txt", ""):
             raise DatasetInvalid("A text corpus must be a .txt file.")
@@ -147,3 +152,77 @@ def inspect_upload(kind, name, data):
     if suffix != ".zip":
         raise DatasetInvalid("A caption dataset must be a .zip of images with a captions file.")
     return inspect_caption_zip(data)
+
+
+# ---- parallel text (translation) -------------------------------------------------------------------------------
+MIN_PAIRS = 50
+MAX_LINE_CHARS = 1000      # a "sentence" longer than this is a broken file, not a sentence
+
+
+def _decoded_lines(data, label):
+    """UTF-8 lines of one side of a parallel dataset, refusing empty, binary and non-UTF-8 files clearly."""
+    if not data:
+        raise DatasetInvalid(f"The {label} is empty.")
+    if len(data) > MAX_TEXT_BYTES:
+        raise DatasetInvalid(f"The {label} is {len(data) / 1_048_576:.0f} MB; the limit is "
+                             f"{MAX_TEXT_BYTES // 1_048_576} MB.")
+    sample = data[:65536]
+    controls = sum(1 for b in sample if b < 32 and b not in (9, 10, 13))
+    if b"\x00" in sample or controls > len(sample) * 0.01:
+        raise DatasetInvalid(f"The {label} looks like a binary file: upload UTF-8 text, one sentence per line.")
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise DatasetInvalid(f"The {label} is not valid UTF-8 (first bad byte at offset {exc.start}). Save it as "
+                             "UTF-8 and upload it again.") from None
+    lines = text.splitlines()
+    while lines and not lines[-1].strip():      # trailing blank lines are an editor's, not a missing sentence
+        lines.pop()
+    return lines
+
+
+def _line_list(numbers):
+    shown = ", ".join(str(n) for n in numbers[:5])
+    return shown + (f" and {len(numbers) - 5} more" if len(numbers) > 5 else "")
+
+
+def inspect_parallel(name, data, target=None):
+    """A .tsv of ``English<TAB>translation`` lines, or (with ``target``: (name, bytes)) two line-aligned files ->
+    report. Misaligned line counts, a sentence on one side only, binary files and huge lines are refused."""
+    if target is None:
+        if Path(name).suffix.lower() not in (".tsv", ".txt"):
+            raise DatasetInvalid("Parallel text is a .tsv file (English<TAB>translation on each line), or two "
+                                 ".txt files: the English file and its translation file.")
+        lines = _decoded_lines(data, "file")
+        columns = [line.split("\t") for line in lines]
+        wrong = [n for n, cols in enumerate(columns, 1) if any(line.strip() for line in cols) and len(cols) != 2]
+        if wrong:
+            raise DatasetInvalid(f"Every line needs exactly two tab-separated columns, English then its "
+                                 f"translation; line {_line_list(wrong)} {'does' if len(wrong) == 1 else 'do'} not.")
+        pairs = [(cols[0], cols[1]) if len(cols) == 2 else ("", "") for cols in columns]
+        layout = "tsv"
+    else:
+        source_lines, target_lines = _decoded_lines(data, "English file"), _decoded_lines(target[1], "translation file")
+        if len(source_lines) != len(target_lines):
+            raise DatasetInvalid(f"The files are not aligned: the English file has {len(source_lines):,} lines and "
+                                 f"the translation file {len(target_lines):,}. Line N of one must translate line "
+                                 "N of the other.")
+        pairs = list(zip(source_lines, target_lines))
+        layout = "two files"
+    one_sided = [n for n, (s, t) in enumerate(pairs, 1) if bool(s.strip()) != bool(t.strip())]
+    if one_sided:
+        raise DatasetInvalid(f"Line {_line_list(one_sided)} {'has' if len(one_sided) == 1 else 'have'} a sentence on "
+                             "one side and nothing on the other: fix or delete those pairs.")
+    huge = [n for n, (s, t) in enumerate(pairs, 1) if max(len(s), len(t)) > MAX_LINE_CHARS]
+    if huge:
+        raise DatasetInvalid(f"Line {_line_list(huge)} {'is' if len(huge) == 1 else 'are'} longer than "
+                             f"{MAX_LINE_CHARS:,} characters: one sentence (or two) per line, please.")
+    pairs = [(s.strip(), t.strip()) for s, t in pairs if s.strip()]
+    if len(pairs) < MIN_PAIRS:
+        raise DatasetInvalid(f"The dataset has {len(pairs)} sentence pairs; at least {MIN_PAIRS} are needed to hold "
+                             "some out for validation.")
+    return {"kind": "parallel", "layout": layout, "pairs": len(pairs),
+            "source_words": sum(len(s.split()) for s, _ in pairs),
+            "target_words": sum(len(t.split()) for _, t in pairs),
+            "examples": [{"source": s, "target": t} for s, t in pairs[:3]],
+            "split": "the last 10 % of pairs (at most 500) validate, the rest train"}

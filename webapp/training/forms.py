@@ -10,17 +10,21 @@ from .services import data_roots
 class DatasetForm(forms.ModelForm):
     class Meta:
         model = Dataset
-        fields = ["name", "kind", "file", "folder"]
+        fields = ["name", "kind", "file", "target_file", "folder"]
 
     def clean(self):
         data = super().clean()
         uploaded, folder, kind = data.get("file"), (data.get("folder") or "").strip(), data.get("kind")
+        second = data.get("target_file")
         if not uploaded and not folder:
             raise forms.ValidationError("Upload a file or name a folder on the server.")
         try:
             if uploaded:
-                self.instance.report = inspect_upload(kind, uploaded.name, uploaded.read())
+                target = (second.name, second.read()) if second else None
+                self.instance.report = inspect_upload(kind, uploaded.name, uploaded.read(), target)
                 uploaded.seek(0)
+                if second:
+                    second.seek(0)
             elif kind != Dataset.Kind.CAPTIONS:
                 raise DatasetInvalid("Server folders are for caption datasets; upload text corpora as .txt files.")
             else:
@@ -173,6 +177,62 @@ class StartCaptionRunForm(forms.Form):
         return {k: v for k, v in self.cleaned_data.items() if k not in self.RUN_FIELDS}
 
 
+class StartTranslateRunForm(forms.Form):
+    """The options of ml.translate.train.TranslateConfig (same names) for a translator run."""
+
+    label = forms.CharField(max_length=120, initial="My sentences · English → German")
+    slot = forms.SlugField(max_length=64, initial="en-de", help_text="The language pair first: 'en-de' or 'en-fr' "
+                           "offers a new version of the demo's model; 'en-de-noattn' of its no-attention model; "
+                           "'en-de-mine' adds a model of your own.",
+                           validators=[RegexValidator(r"^en-(de|fr)(-[a-z0-9-]+)?$",
+                                                      "Start with the pair: en-de or en-fr (then -anything).")])
+    corpus = forms.ChoiceField(choices=[("multi30k", "Multi30k (29,000 photo descriptions)"),
+                                        ("dataset", "An uploaded parallel text dataset")], initial="multi30k")
+    dataset = forms.ModelChoiceField(queryset=Dataset.objects.filter(kind=Dataset.Kind.PARALLEL), required=False,
+                                     help_text="English on the left, the slot's language on the right.")
+    attention = forms.ChoiceField(choices=[("general", "Luong attention"), ("none", "None (one sentence vector)")],
+                                  initial="general")
+    emb_dim = forms.IntegerField(label="Embedding size", min_value=8, max_value=1024, initial=256)
+    enc_hidden = forms.IntegerField(label="Encoder GRU size (each direction)", min_value=8, max_value=1024,
+                                    initial=256)
+    dec_hidden = forms.IntegerField(label="Decoder GRU size", min_value=8, max_value=2048, initial=512)
+    input_feed = forms.BooleanField(required=False, initial=True,
+                                    help_text="Feed each step's attentional vector into the next step.")
+    tie_weights = forms.BooleanField(required=False, initial=True, help_text="Share the target embedding and "
+                                                                             "output matrices.")
+    src_vocab = forms.IntegerField(label="English subword pieces", min_value=100, max_value=32000, initial=8000)
+    tgt_vocab = forms.IntegerField(label="Target subword pieces", min_value=100, max_value=32000, initial=8000)
+    dropout = forms.FloatField(min_value=0, max_value=0.9, initial=0.3)
+    label_smoothing = forms.FloatField(min_value=0, max_value=0.5, initial=0.1)
+    batch_size = forms.IntegerField(label="Sentence pairs per batch", min_value=1, max_value=1024, initial=128)
+    lr = forms.FloatField(label="Learning rate", min_value=1e-6, max_value=1, initial=2e-3)
+    warmup_steps = forms.IntegerField(min_value=0, max_value=100000, initial=200)
+    clip = forms.FloatField(label="Gradient clipping (max norm)", min_value=0.01, max_value=100, initial=1.0)
+    ema = forms.FloatField(label="Weight averaging (EMA decay, 0 = off)", min_value=0, max_value=0.9999,
+                           initial=0.999)
+    epochs = forms.IntegerField(label="Epochs", min_value=1, max_value=200, initial=25)
+    patience = forms.IntegerField(label="Early-stopping patience (epochs)", min_value=1, max_value=50, initial=5)
+    time_budget_min = forms.FloatField(label="Time budget (minutes, 0 = none)", min_value=0, max_value=24 * 60,
+                                       initial=0)
+    threads = forms.IntegerField(label="CPU threads (0 = all)", min_value=0, max_value=64, initial=0)
+    bf16 = forms.BooleanField(required=False, initial=True, help_text="Only where the CPU multiplies bf16 "
+                                                                      "natively; float32 elsewhere.")
+    seed = forms.IntegerField(min_value=0, max_value=2**31 - 1, initial=1)
+
+    RUN_FIELDS = ("label", "slot", "corpus", "dataset")
+
+    def clean(self):
+        data = super().clean()
+        if data.get("corpus") == "dataset" and not data.get("dataset"):
+            self.add_error("dataset", "Choose the uploaded parallel text dataset to train on.")
+        return data
+
+    def params(self):
+        values = {k: v for k, v in self.cleaned_data.items() if k not in self.RUN_FIELDS}
+        values["target"] = self.cleaned_data["slot"].split("-")[1]
+        return values
+
+
 # The start forms show what most runs change (data, size, epochs, time budget) and fold the rest into
 # "Advanced" sections: (title, field names, folded). A folded section opens by itself when one of its fields has
 # an error, so an error is never hidden.
@@ -210,3 +270,12 @@ def form_sections(form, fieldsets):
         sections.append({"title": title, "fields": fields, "folded": folded, "open": not folded or has_errors,
                          "id": f"section-{slug}"})
     return sections
+
+TRANSLATE_FIELDSETS = [
+    ("What to train", ["label", "slot", "corpus", "dataset"], False),
+    ("Network and length", ["attention", "emb_dim", "enc_hidden", "dec_hidden", "epochs", "time_budget_min"], False),
+    ("Advanced: optimisation", ["batch_size", "lr", "warmup_steps", "clip", "ema", "patience"], True),
+    ("Advanced: regularisation", ["dropout", "label_smoothing"], True),
+    ("Advanced: architecture details", ["input_feed", "tie_weights", "src_vocab", "tgt_vocab"], True),
+    ("Advanced: machine", ["threads", "bf16", "seed"], True),
+]

@@ -7,12 +7,17 @@ class Dataset(models.Model):
     class Kind(models.TextChoices):
         TEXT = "text", "Text corpus (language model)"
         CAPTIONS = "captions", "Captioned images"
+        PARALLEL = "parallel", "Parallel text (translation)"
 
     name = models.CharField(max_length=120)
     kind = models.CharField(max_length=16, choices=Kind.choices, default=Kind.TEXT)
     file = models.FileField(upload_to="datasets/%Y/%m/", blank=True,
-                            help_text="A UTF-8 .txt corpus, or a .zip of images with captions.txt / "
-                                      "Flickr8k.token.txt / dataset_*.json.")
+                            help_text="A UTF-8 .txt corpus, a .zip of images with captions.txt / "
+                                      "Flickr8k.token.txt / dataset_*.json, or parallel text: a .tsv of "
+                                      "English<TAB>translation lines, or the English side of two aligned files.")
+    target_file = models.FileField(upload_to="datasets/%Y/%m/", blank=True,
+                                   help_text="Parallel text as two files: the translations, line N translating "
+                                             "line N of the English file.")
     folder = models.CharField(max_length=500, blank=True,
                               help_text="Or a folder on the server (e.g. a Flickr8k download) instead of an upload.")
     report = models.JSONField(default=dict, blank=True, help_text="What validation found: sizes, vocabulary, problems.")
@@ -32,7 +37,8 @@ class TrainingRun(models.Model):
     job = models.OneToOneField("jobs.Job", on_delete=models.CASCADE, related_name="training_run")
     kind = models.CharField(max_length=16, default="lm")
     corpus = models.CharField(max_length=32, default="dataset",
-                              help_text="'ptb', 'shakespeare', 'wiki' or 'dataset' (the chosen uploaded dataset).")
+                              help_text="'ptb', 'shakespeare', 'wiki', 'multi30k' or 'dataset' (the chosen "
+                                        "uploaded dataset).")
     dataset = models.ForeignKey(Dataset, null=True, blank=True, on_delete=models.PROTECT, related_name="runs")
     slot = models.SlugField(max_length=64)
     label = models.CharField(max_length=120)

@@ -26,15 +26,19 @@ def data_roots():
     return [Path(p) for p in settings.TRAINING_DATA_ROOTS]
 
 
-def create_dataset(name, kind, uploaded=None, folder="", user=None):
-    """Validate, then store. Raises DatasetInvalid with a message for the form."""
+def create_dataset(name, kind, uploaded=None, folder="", user=None, target=None):
+    """Validate, then store (``target``: a parallel dataset's translation file). Raises DatasetInvalid with a
+    message for the form."""
     if uploaded is None and not folder:
         raise DatasetInvalid("Upload a file or name a folder on the server.")
     if uploaded is not None:
         data = uploaded.read()
-        report = inspect_upload(kind, uploaded.name, data)
+        target_data = target.read() if target is not None else None
+        report = inspect_upload(kind, uploaded.name, data, (target.name, target_data) if target else None)
         dataset = Dataset(name=name, kind=kind, report=report, created_by=user)
         dataset.file.save(Path(uploaded.name).name, ContentFile(data), save=False)
+        if target is not None:
+            dataset.target_file.save(Path(target.name).name, ContentFile(target_data), save=False)
     else:
         if kind != Dataset.Kind.CAPTIONS:
             raise DatasetInvalid("Server folders are for caption datasets; upload text corpora as .txt files.")
@@ -72,11 +76,17 @@ def corpus_spec(run):
 
 @transaction.atomic
 def start_run(*, params, slot, label, corpus="dataset", dataset=None, user=None, queue=None, kind="lm"):
-    """Queue a training run (kind 'lm' or 'caption') on the `training` queue (or another, e.g. a GPU machine's)."""
+    """Queue a training run (kind 'lm', 'caption' or 'translate') on the `training` queue (or another, e.g. a GPU
+    machine's)."""
     if kind == "caption":
         if dataset is None or dataset.kind != Dataset.Kind.CAPTIONS:
             raise DatasetInvalid("Choose a caption dataset.")
         corpus = "dataset"
+    elif kind == "translate":
+        if corpus == "dataset" and (dataset is None or dataset.kind != Dataset.Kind.PARALLEL):
+            raise DatasetInvalid("Choose a parallel text dataset, or the Multi30k corpus.")
+        if corpus not in ("dataset", "multi30k"):
+            raise DatasetInvalid("A translator trains on Multi30k or an uploaded parallel text dataset.")
     elif corpus == "dataset" and (dataset is None or dataset.kind != Dataset.Kind.TEXT):
         raise DatasetInvalid("Choose a text dataset, or the PTB, Shakespeare or Wikipedia corpus.")
     job = jobs.create_job(Job.Kind.TRAIN, {"params": params, "slot": slot, "kind": kind}, owner=user, queue=queue)
@@ -102,6 +112,9 @@ def command_for(run):
     """The shell command that reproduces this run."""
     options = " ".join(f"--{key.replace('_', '-')} {shlex.quote(str(value))}" for key, value in run.params.items())
     where = f"--run-dir {run.run_dir} --export-dir {export_dir_for(run)}"
+    if run.kind == "translate":
+        return (f"python manage.py train_translator {translate_data_options(run)} {options} --slot {run.slot} "
+                f"--label {shlex.quote(run.label)} {where}")
     if run.kind == "caption":
         return (f"python manage.py train_captioner --data-dir {shlex.quote(run.dataset.folder)} {options} "
                 f"--train-split {split_file_for(run, 'train')} --val-split {split_file_for(run, 'val')} {where}")
@@ -126,8 +139,9 @@ class ProgressRecorder:
             self.latest["fraction"] = min(1.0, event.get("step", 0) / event["total_steps"])
         if event.get("valid_ppl"):
             self.latest["valid_ppl"] = event["valid_ppl"]
-        if isinstance(event.get("val"), dict):  # captioner: validation scores after each epoch
-            self.latest.update({f"val_{k}": event["val"].get(k) for k in ("bleu4", "cider")})
+        if isinstance(event.get("val"), dict):  # captioner and translator: validation scores after each epoch
+            self.latest.update({f"val_{k}": event["val"][k] for k in ("bleu4", "cider", "bleu", "chrf")
+                                if k in event["val"]})
         if event.get("event") == "done" and event.get("status") in ("finished", "early_stopped", "target_reached"):
             self.latest["fraction"] = 1.0
         line = self.log_line(event)
@@ -142,6 +156,10 @@ class ProgressRecorder:
     def log_line(event):
         stamp = time.strftime("%H:%M:%S")
         kind = event.get("event")
+        if kind == "epoch" and isinstance(event.get("val"), dict) and "bleu" in event["val"]:
+            val = event["val"]
+            return (f"{stamp} epoch {event['epoch']} done: validation BLEU {val['bleu']:.2f}, chrF {val['chrf']:.2f} "
+                    f"(greedy; best {event['best']:.2f})")
         if kind == "epoch" and isinstance(event.get("val"), dict):
             val = event["val"]
             return (f"{stamp} epoch {event['epoch']} done: validation BLEU-4 {val.get('bleu4', 0):.4f}, "
@@ -245,6 +263,28 @@ def caption_task(run):
     return checked_config(CaptionConfig, {**values, **run_settings(run)}), train
 
 
+def translate_data_options(run) -> str:
+    """The data options of a translator run: Multi30k, or the dataset's TSV or its two aligned files."""
+    if run.corpus != "dataset":
+        return ""
+    if run.dataset.target_file:
+        return (f"--train-source {shlex.quote(run.dataset.file.path)} "
+                f"--train-target {shlex.quote(run.dataset.target_file.path)}")
+    return f"--train-pairs {shlex.quote(run.dataset.file.path)}"
+
+
+def translate_task(run):
+    from ml.translate.train import TranslateConfig, train
+
+    values = {"log_every": 10, **run.params, "slot": run.slot, "label": run.label}
+    if run.corpus == "dataset":
+        if run.dataset.target_file:
+            values.update(train_source=run.dataset.file.path, train_target=run.dataset.target_file.path)
+        else:
+            values["train_pairs"] = run.dataset.file.path
+    return checked_config(TranslateConfig, {**values, **run_settings(run)}), train
+
+
 def checked_config(config_class, values):
     try:
         return config_class.from_dict(values).validate()
@@ -252,7 +292,7 @@ def checked_config(config_class, values):
         raise jobs.JobError(f"Bad hyper-parameters: {exc}") from None
 
 
-TASKS = {"lm": lm_task, "caption": caption_task}   # kind -> its (config, train function)
+TASKS = {"lm": lm_task, "caption": caption_task, "translate": translate_task}  # kind -> (config, train)
 
 
 # --- How long will a run take? -------------------------------------------------------------------------------
@@ -332,11 +372,12 @@ def recent_finished_runs(kind):
 
 
 def measured_run_speed(run):
-    """A finished run's training speed from its own log: tokens/s (language model) or images/s (captioner)."""
+    """A finished run's training speed from its own log: tokens/s (language model), images/s (captioner) or
+    sentence pairs/s (translator)."""
     if run.kind == "lm":
         return _median(e.get("tokens_per_s") for e in run.history if e.get("event") == "step")
     last = next((e for e in reversed(run.history) if e.get("event") == "epoch" and e.get("elapsed_s")), None)
-    batch = run.params.get("batch_images")
+    batch = run.params.get("batch_images") or run.params.get("batch_size")   # captioner images, translator pairs
     return last["step"] * batch / last["elapsed_s"] if last and batch and last.get("step") else None
 
 
@@ -383,6 +424,30 @@ def caption_images_per_s(params):
                                         "decoder's float32 pace in docs/benchmarks.md, so rough")
 
 
+MULTI30K_TRAIN_PAIRS = 29_000
+# Without a finished translator run on this machine: the shipped en-de model's own run (docs/models.md), 1 thread
+# with input feeding, about 222 s an epoch of 29,000 pairs, validation included.
+BENCH_TRANSLATE_PAIRS_PER_S = 130.0
+
+
+def translate_train_pairs(corpus, dataset):
+    if corpus == "multi30k":
+        return MULTI30K_TRAIN_PAIRS
+    pairs = ((dataset.report or {}).get("pairs") or 0) if dataset else 0
+    return pairs - min(500, pairs // 10)          # ml.translate.train.load_pairs holds these out
+
+
+def translate_pairs_per_s(params):
+    runs = [(run, measured_run_speed(run)) for run in recent_finished_runs("translate")]
+    runs = [(run, speed) for run, speed in runs if speed]
+    if runs:
+        run, speed = runs[0]
+        same = all(run.params.get(k) == params.get(k) for k in ("dec_hidden", "attention", "input_feed"))
+        return speed, f"measured in run {run.pk}" + ("" if same else " with other sizes, so rough")
+    return BENCH_TRANSLATE_PAIRS_PER_S, ("no translator run has finished on this machine yet: the shipped "
+                                         "en-de model's pace on one thread, so rough")
+
+
 def _minutes(seconds):
     if seconds < 90:
         return f"{max(1, round(seconds))} s"
@@ -414,6 +479,14 @@ def estimate_duration(kind, values):
         amount = f"{_plural(images, 'image')} × {_plural(epochs, 'epoch')} at ~{speed:.1f} images/s"
         if values.get("scst_epochs"):
             basis += "; self-critical epochs counted at the cross-entropy pace"
+    elif kind == "translate":
+        pairs = translate_train_pairs(values.get("corpus"), values.get("dataset"))
+        epochs = values.get("epochs") or 0
+        if not pairs or not epochs:
+            return {"seconds": None, "text": "Choose the data and the epochs to see an estimate."}
+        speed, basis = translate_pairs_per_s(values)
+        seconds = pairs * epochs / speed
+        amount = f"{_count(pairs)} sentence pairs × {_plural(epochs, 'epoch')} at ~{speed:.0f} pairs/s"
     else:
         size = lm_corpus_size(values.get("corpus"), values.get("dataset"))
         epochs = values.get("epochs") or 0
