@@ -9,15 +9,14 @@ The 13-word sentence is the issue's yardstick; a 5-word and a 25-word one show h
 from __future__ import annotations
 
 import argparse
-import statistics
 import sys
-import time
 from pathlib import Path
 
 import torch
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+from lm_latency import timeit  # noqa: E402  (median and p95, the same way for every model)
 from ml.translate.translator import Translator  # noqa: E402
 
 SENTENCES = {
@@ -26,18 +25,6 @@ SENTENCES = {
     "25 words": ("Two men in orange vests are working on the road while a woman with a baby carriage waits "
                  "at the corner for the light to change."),
 }
-
-
-def timeit(fn, runs: int, warmup: int = 3) -> tuple[float, float]:
-    for _ in range(warmup):
-        fn()
-    times = []
-    for _ in range(runs):
-        started = time.perf_counter()
-        fn()
-        times.append((time.perf_counter() - started) * 1000)
-    times.sort()
-    return statistics.median(times), times[min(len(times) - 1, int(round(0.95 * (len(times) - 1))))]
 
 
 def main():

@@ -46,6 +46,23 @@ def job_payload(job, request=None):
     }
 
 
+def first_error(form):
+    """(field, message) of a form's first problem, for a JSON error body."""
+    for field, errors in form.errors.items():
+        return (None if field == "__all__" else field), errors[0]
+    return None, "Invalid input."
+
+
+def job_response(job, request, answer):
+    """The answer to a demo request whose job was waited for: 200 with ``answer(job, request)`` when it succeeded,
+    422 with the error when it failed, 202 with the job to poll while it runs."""
+    if job.status == job.Status.FAILED:
+        return JsonResponse({"error": job.error, "job": job_payload(job, request)}, status=422)
+    if not job.is_finished:
+        return JsonResponse(job_payload(job, request), status=202)
+    return JsonResponse(answer(job, request))
+
+
 def ensure_session(request):
     """Give a page visitor a session, so the jobs they start show in their history."""
     if not request.session.session_key:

@@ -6,6 +6,7 @@ import secrets
 
 from django import forms
 
+from webapp.jobs.api import first_error  # noqa: F401  (the views' error body)
 from webapp.registry.models import ModelVersion
 from webapp.registry.services import active_versions
 
@@ -103,9 +104,3 @@ class SampleForm(PromptForm):
             data["seed"] = secrets.randbelow(MAX_SEED + 1)
         return data
 
-
-def first_error(form):
-    """(field, message) of the first problem, for a JSON error body."""
-    for field, errors in form.errors.items():
-        return (None if field == "__all__" else field), errors[0]
-    return None, "Invalid input."

@@ -1,10 +1,9 @@
-from django.http import JsonResponse
 from django.shortcuts import get_object_or_404, render
 from django.urls import reverse
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 
-from webapp.jobs.api import ApiError, ensure_session, job_payload, json_body, rate_limited
+from webapp.jobs.api import ApiError, ensure_session, job_payload, job_response, json_body, rate_limited
 from webapp.jobs.models import Job
 from webapp.jobs.services import JobError
 
@@ -55,11 +54,7 @@ def _run(request, form_class, kind, answer):
         return exc.response()
     except JobError as exc:
         return ApiError(str(exc), status=400, field="model").response()
-    if job.status == Job.Status.FAILED:
-        return JsonResponse({"error": job.error, "job": job_payload(job, request)}, status=422)
-    if not job.is_finished:
-        return JsonResponse(job_payload(job, request), status=202)
-    return JsonResponse(answer(job, request))
+    return job_response(job, request, answer)
 
 
 @csrf_exempt  # a plain HTTP client may call the API; abuse is bounded by limits, not CSRF

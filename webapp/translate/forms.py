@@ -3,7 +3,7 @@
 Every message starts with the field's name ("Beam: must be at most 10."), as on the other demos."""
 from django import forms
 
-from webapp.nextword.forms import first_error, whole_number  # noqa: F401  (first_error: the views' error body)
+from webapp.nextword.forms import whole_number
 from webapp.registry.models import ModelVersion
 from webapp.registry.services import active_versions
 

@@ -4,7 +4,8 @@ from django.urls import reverse
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 
-from webapp.jobs.api import ApiError, ensure_session, job_payload, json_body, rate_limited
+from webapp.jobs.api import (ApiError, ensure_session, first_error, job_payload, job_response, json_body,
+                             rate_limited)
 from webapp.jobs.models import Job
 from webapp.jobs.services import JobError
 
@@ -40,7 +41,7 @@ def translate_api(request):
             raise ApiError("Beam: must be a whole number between 1 and 10.", field="beam")
         form = forms.TranslateForm(data)
         if not form.is_valid():
-            field, message = forms.first_error(form)
+            field, message = first_error(form)
             raise ApiError(message, field=field)
         params = {key: value for key, value in form.cleaned_data.items() if value not in (None, "")}
         job = services.request(params, version=form.version(), owner=request.user,
@@ -49,12 +50,12 @@ def translate_api(request):
         return exc.response()
     except JobError as exc:
         return ApiError(str(exc), status=400, field="model").response()
-    if job.status == Job.Status.FAILED:
-        return JsonResponse({"error": job.error, "job": job_payload(job, request)}, status=422)
-    if not job.is_finished:
-        return JsonResponse(job_payload(job, request), status=202)
-    return JsonResponse({"job_id": str(job.id), **job.result, "timings": job.timings(),
-                         "page_url": request.build_absolute_uri(reverse("translate:result", args=[job.pk]))})
+    return job_response(job, request, _answer)
+
+
+def _answer(job, request):
+    return {"job_id": str(job.id), **job.result, "timings": job.timings(),
+            "page_url": request.build_absolute_uri(reverse("translate:result", args=[job.pk]))}
 
 
 @csrf_exempt

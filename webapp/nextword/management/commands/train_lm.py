@@ -8,16 +8,12 @@
 
 Nothing is written under models/ without --export-dir.
 """
-import json
-import shlex
-import sys
 from pathlib import Path
 
 from django.conf import settings
-from django.core.management.base import BaseCommand, CommandError
 
 from ml.lm.train import LMConfig, train
-from ml.training.cli import add_arguments, from_options, stop_on_signals
+from webapp.training.commands import TrainCommand
 
 
 def default_run_dir(options: dict) -> str:
@@ -26,27 +22,17 @@ def default_run_dir(options: dict) -> str:
     return str(Path(settings.VAR_DIR) / "runs" / f"lm-{corpus}-{options.get('cell') or LMConfig.cell}")
 
 
-class Command(BaseCommand):
+class Command(TrainCommand):
     help = "Train (or resume) a word-level recurrent language model (ml.lm)."
+    config_class = LMConfig
+    run_dir_help = "var/runs/lm-<corpus>-<cell>"
 
-    def add_arguments(self, parser):
-        add_arguments(parser, LMConfig, defaults={"run_dir": "var/runs/lm-<corpus>-<cell>"})
-        parser.add_argument("--quiet", action="store_true", help="print epoch ends only, not every step")
+    def train(self, cfg, on_progress, should_stop):
+        return train(cfg, on_progress=on_progress, should_stop=should_stop)
 
-    def handle(self, *args, **options):
-        try:
-            cfg = from_options(LMConfig, options, defaults={"run_dir": default_run_dir(options)})
-            cfg.command = "python manage.py " + " ".join(shlex.quote(a) for a in sys.argv[1:])
-            result = train(cfg, on_progress=self.printer(options["quiet"]), should_stop=stop_on_signals())
-        except (ValueError, FileNotFoundError) as e:
-            raise CommandError(str(e))
-        self.stdout.write(f"status={result['status']} best_valid_ppl={result['best_valid_ppl']} "
-                          f"run_dir={result['run_dir']} export_dir={result['export_dir']}")
+    def default_run_dir(self, options):
+        return default_run_dir(options)
 
-    def printer(self, quiet: bool):
-        def show(event):
-            if not quiet or event["event"] != "step":
-                self.stdout.write(json.dumps({k: (round(v, 4) if isinstance(v, float) else v)
-                                              for k, v in event.items() if k != "history"}))
-                self.stdout.flush()
-        return show
+    def summary(self, result):
+        return (f"status={result['status']} best_valid_ppl={result['best_valid_ppl']} "
+                f"run_dir={result['run_dir']} export_dir={result['export_dir']}")
