@@ -164,6 +164,7 @@
 
     document.querySelectorAll(".example").forEach((button) => button.addEventListener("click", () => {
       text.value = button.textContent;
+      text.scrollIntoView({block: "nearest"});   // the failure examples sit below, by the scores
       requestTranslation();
     }));
     text.addEventListener("input", requestTranslation);

@@ -106,3 +106,16 @@ def test_a_caption_is_offered_in_german_and_the_permalink_keeps_it(live_server, 
     page.reload()                                                       # stored with the caption: the permalink
     expect(languages.locator("dd[data-target=de] .caption-translation")).to_have_text(translated)
     expect(languages.locator("button.translate-caption")).to_have_count(0)
+
+
+def test_the_failure_examples_are_offered_and_translated(live_server, celery_worker, translate_versions, page):
+    from webapp.translate.pages import FAILURES
+
+    page.goto(f"{live_server.url}/translate/")
+    expect(page.locator(".example.failure")).to_have_count(len(FAILURES))
+    expect(page.locator("#translation")).not_to_be_empty()
+    before = page.locator("#translation").inner_text()
+    page.locator(".example.failure").first.click()
+    expect(page.locator("#source-text")).to_have_value(FAILURES[0])
+    expect(page.locator("#source-text")).to_be_in_viewport()
+    expect(page.locator("#translation")).not_to_have_text(before)

@@ -15,7 +15,8 @@ from . import forms, pages, services
 def page(request):
     ensure_session(request)
     return render(request, "translate/page.html", {
-        "models": pages.models(), "examples": pages.EXAMPLES, "max_chars": forms.MAX_TEXT_CHARS,
+        "models": pages.models(), "examples": pages.EXAMPLES, "failures": pages.FAILURES,
+        "max_chars": forms.MAX_TEXT_CHARS,
         "targets": forms.TARGETS})
 
 
