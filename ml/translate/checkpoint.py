@@ -50,9 +50,10 @@ def model_tensors(model: Seq2Seq, dtype: torch.dtype | None = None) -> dict[str,
 
 def write_model_files(directory: Path, model: Seq2Seq, source_sw: Subwords, target_sw: Subwords, languages: dict,
                       manifest: dict, metrics: dict | None = None, decode: dict | None = None,
-                      dtype: torch.dtype = torch.float32) -> None:
-    """The files of a model directory, written into the existing ``directory``."""
-    manifest = {**manifest, "name": directory.name, "files": FILES}
+                      dtype: torch.dtype = torch.float32, name: str = "") -> None:
+    """The files of a model directory called ``name`` (default: the directory's own), written into the existing
+    ``directory`` (often a temporary one that replaces the real one afterwards)."""
+    manifest = {**manifest, "name": name or directory.name, "files": FILES}
     save_file(model_tensors(model, dtype), str(directory / "weights.safetensors"), metadata={"format": FORMAT})
     write_json(directory / "config.json", {"format": FORMAT, **languages, "model": model.cfg.to_dict(),
                                            "decode": {**DEFAULT_DECODE, **(decode or {})}, "manifest": manifest})
@@ -68,7 +69,8 @@ def save_model(directory, model: Seq2Seq, source_sw: Subwords, target_sw: Subwor
     """Write a model directory, replacing ``directory`` whole (ml.training.checkpoint.atomic_dir)."""
     directory = Path(directory)
     with atomic_dir(directory) as tmp:
-        write_model_files(tmp, model, source_sw, target_sw, languages, {**manifest}, metrics, decode, dtype)
+        write_model_files(tmp, model, source_sw, target_sw, languages, manifest, metrics, decode, dtype,
+                          name=directory.name)
     return directory
 
 

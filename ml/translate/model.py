@@ -131,7 +131,11 @@ class Decoder(nn.Module):
     def step(self, y: torch.Tensor, st: dict) -> tuple[torch.Tensor, torch.Tensor | None, dict]:
         """One piece y (B,) -> logits (B, V), weights (B, S) or None, the next state."""
         x = self.inputs(y.unsqueeze(1), st["feed"].unsqueeze(1) if self.cfg.input_feed else None, st)
-        states, h = self.rnn(x, st["h"])
+        # One step through the GRU's own weights as a cell: the same arithmetic as self.rnn(x, h), without the
+        # sequence machinery that costs more than the step itself when decoding one piece at a time.
+        h = torch.gru_cell(x[:, 0], st["h"][0], self.rnn.weight_ih_l0, self.rnn.weight_hh_l0, self.rnn.bias_ih_l0,
+                           self.rnn.bias_hh_l0).unsqueeze(0)
+        states = h.transpose(0, 1)
         logits, attentional, weights = self.output(states, st)
         return logits[:, 0], (weights[:, 0] if weights is not None else None), {**st, "h": h,
                                                                                  "feed": attentional[:, 0]}

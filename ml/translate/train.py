@@ -186,13 +186,13 @@ class Trainer:
     def scored_model(self) -> Seq2Seq:
         return self.average if self.average is not None else self.model
 
-    def write(self, directory: Path, metrics: dict, model: Seq2Seq | None = None) -> None:
+    def write(self, directory: Path, name: str, metrics: dict, model: Seq2Seq | None = None) -> None:
         checkpoint.write_model_files(directory, model or self.model, self.source_sw, self.target_sw,
-                                     self.cfg.languages(), self.cfg.manifest(), metrics)
+                                     self.cfg.languages(), self.cfg.manifest(), metrics, name=name)
 
     def save_last(self) -> None:
         extra = {name: p.detach() for name, p in self.average.named_parameters()} if self.average else None
-        self.run.save_last(lambda d: self.write(d, {"history": self.state["history"]}), self.optimizer,
+        self.run.save_last(lambda d: self.write(d, "last", {"history": self.state["history"]}), self.optimizer,
                            self.state, extra)
 
     def end_epoch(self, losses: list[float]) -> bool:
@@ -205,7 +205,7 @@ class Trainer:
             metrics = {"val": val, "epoch": st["epoch"], "elapsed_s": round(self.run.elapsed_s(), 1),
                        "command": cfg.command, "train_config": asdict(cfg)}
             with checkpoint.atomic_dir(self.run.best) as tmp:
-                self.write(tmp, metrics, self.scored_model())
+                self.write(tmp, "best", metrics, self.scored_model())
         else:
             st["bad_epochs"] += 1
         entry = {"epoch": st["epoch"], "val": val, "loss": sum(losses) / max(1, len(losses)),

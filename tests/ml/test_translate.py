@@ -116,7 +116,8 @@ def test_training_learns_the_toy_language_then_exports_float16(tmp_path):
         header = json.loads(f.read(int.from_bytes(f.read(8), "little")))
     assert {v["dtype"] for k, v in header.items() if k != "__metadata__"} == {"F16"}
     manifest = json.loads((exported / "unroll.json").read_text())
-    assert manifest["kind"] == "translate" and manifest["slot"] == "en-de"
+    assert manifest["kind"] == "translate" and manifest["slot"] == "en-de" and manifest["name"] == "export"
+    assert json.loads((tmp_path / "run" / "best" / "unroll.json").read_text())["name"] == "best"
 
     translator = Translator.from_dir(exported)
     source, reference = toy_pairs(1, seed=99)[0]
