@@ -49,9 +49,8 @@ def test_a_run_registers_a_version_that_serves_after_activation(celery_worker, w
     assert len(job.result["suggestions"]) == 3
 
 
-def test_cancel_stops_a_run_within_seconds_and_keeps_its_checkpoint(celery_worker, wait_until):
-    params = {**SMALL, "epochs": 200, "nhid": 64, "emsize": 64}
-    run = services.start_run(params=params, slot="long", label="Long", dataset=dataset(3000))
+def cancel_once_running(run, wait_until):
+    """Cancel ``run`` once it reports progress; it must stop within 10 s, cancelled -> the finished run."""
     wait_until(lambda: (TrainingRun.objects.get(pk=run.pk).job.progress or {}).get("step"), timeout=60,
                message="the run to report progress")
     asked = time.monotonic()
@@ -59,6 +58,13 @@ def test_cancel_stops_a_run_within_seconds_and_keeps_its_checkpoint(celery_worke
     run = wait_until(lambda: finished(run.pk), timeout=15, interval=0.1, message="the run to stop")
     assert time.monotonic() - asked < 10
     assert run.job.status == Job.Status.CANCELLED
+    return run
+
+
+def test_cancel_stops_a_run_within_seconds_and_keeps_its_checkpoint(celery_worker, wait_until):
+    params = {**SMALL, "epochs": 200, "nhid": 64, "emsize": 64}
+    run = cancel_once_running(services.start_run(params=params, slot="long", label="Long", dataset=dataset(3000)),
+                              wait_until)
     assert (Path(run.run_dir) / "last").is_dir(), "a cancelled run keeps its last checkpoint"
 
 
@@ -135,13 +141,6 @@ def test_a_translator_run_registers_a_version_that_translates(celery_worker, wai
 
 def test_a_translator_run_can_be_cancelled_and_keeps_its_checkpoint(celery_worker, wait_until):
     params = {**TRANSLATE_SMALL, "epochs": 200, "dec_hidden": 128}
-    run = services.start_run(params=params, slot="en-de-long", label="Long", corpus="dataset",
-                             dataset=parallel_dataset(3000), kind="translate")
-    wait_until(lambda: (TrainingRun.objects.get(pk=run.pk).job.progress or {}).get("step"), timeout=60,
-               message="the run to report progress")
-    asked = time.monotonic()
-    jobs.cancel(run.job)
-    run = wait_until(lambda: finished(run.pk), timeout=15, interval=0.1, message="the run to stop")
-    assert time.monotonic() - asked < 10
-    assert run.job.status == Job.Status.CANCELLED
+    run = cancel_once_running(services.start_run(params=params, slot="en-de-long", label="Long", corpus="dataset",
+                                                 dataset=parallel_dataset(3000), kind="translate"), wait_until)
     assert (Path(run.run_dir) / "last" / "weights.safetensors").is_file(), "a cancelled run keeps its checkpoint"
