@@ -54,10 +54,11 @@ def _apply_rules(logp: torch.Tensor, seqs: list[list[int]], t: int, max_len: int
 
 
 def _select(st: dict, index: torch.Tensor) -> dict:
-    """The decoder state of the rows ``index`` (beams reordered, or copied from one sentence)."""
+    """The decoder state of the beams ``index``. Only the recurrent state differs between beams; the encoder's
+    tensors are the one sentence's, so every beam gets a view of its first row instead of a copy."""
     out = {"h": st["h"][:, index], "feed": st["feed"][index]}
     for key in ("keys", "memory", "summary", "mask"):
-        out[key] = st[key][index] if st[key] is not None else None
+        out[key] = st[key][:1].expand(len(index), *st[key].shape[1:]) if st[key] is not None else None
     return out
 
 
@@ -93,9 +94,8 @@ def beam_search(model: Seq2Seq, source: list[int], beam: int = 5, length_alpha: 
     model.eval()
     nbest = nbest or beam
     src, lengths = pad_sources([source])
-    start = model.encode(src, lengths)
+    st = model.encode(src, lengths)
     max_len = max_length(len(source))
-    st = start
     seqs: list[list[int]] = [[]]
     logprobs = torch.zeros(1)
     attns: list[list[torch.Tensor]] = [[]]
@@ -112,11 +112,10 @@ def beam_search(model: Seq2Seq, source: list[int], beam: int = 5, length_alpha: 
             if value == float("-inf"):
                 break
             row, token = divmod(index, logp.size(1))
-            step_attn = attns[row] + ([weights[row].float()] if weights is not None else [])
             if token == EOS:
                 n = len(seqs[row]) + 1
-                finished.append(Hypothesis(seqs[row], value, value / n ** length_alpha,
-                                           torch.stack(step_attn) if step_attn else None))
+                attention = torch.stack(attns[row] + [weights[row].float()]) if weights is not None else None
+                finished.append(Hypothesis(seqs[row], value, value / n ** length_alpha, attention))
             elif len(keep_rows) < beam:
                 keep_rows.append(row)
                 keep_tokens.append(token)
