@@ -4,12 +4,10 @@ Read as plain data (the web process never imports torch): the probe sets live in
 and ``python -m ml.lm.probes MODEL_DIR --record`` stores a model's scores in its metrics.json.
 """
 import functools
-import json
-from pathlib import Path
 
 from ml.lm.detokenize import detokenize
 from ml.lm.probes import load_probes
-from webapp.registry.services import resolve_path
+from webapp.registry.services import version_json
 
 MISS_RANK = 10               # a probe whose answer ranks below the top 10 is listed as a miss
 # The example the course notes give. Its button is on the page whatever models are installed: a model that cannot
@@ -42,21 +40,7 @@ def seed_example():
 
 def recorded_scores(version):
     """A version's stored probe results ({"summary", "probes", "probe_set"}), or None when it has none."""
-    path = resolve_path(version) / "metrics.json"
-    try:
-        return _scores_in(str(path), path.stat().st_mtime_ns)
-    except OSError:
-        return None
-
-
-@functools.lru_cache(maxsize=64)
-def _scores_in(path, mtime_ns):
-    """Parsed once per file version: the page is drawn on every visit, the file changes only on --record."""
-    try:
-        metrics = json.loads(Path(path).read_text())
-    except (OSError, ValueError):
-        return None
-    scores = metrics.get("probes")
+    scores = version_json(version, "metrics.json").get("probes")
     return scores if isinstance(scores, dict) and scores.get("summary") else None
 
 

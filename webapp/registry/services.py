@@ -1,4 +1,5 @@
 """Pick, register and activate model versions. The database decides which version serves."""
+import functools
 import json
 from pathlib import Path
 
@@ -15,6 +16,24 @@ MANIFEST_NAME = "unroll.json"
 def resolve_path(version):
     path = Path(version.path)
     return path if path.is_absolute() else Path(settings.MODELS_DIR) / path
+
+
+def version_json(version, name):
+    """A JSON file of a version's directory (e.g. metrics.json), parsed once per change of the file: pages read
+    them on every visit, the files change only when a figure is recorded. {} when missing or unreadable."""
+    path = resolve_path(version) / name
+    try:
+        return _parsed_json(str(path), path.stat().st_mtime_ns)
+    except OSError:
+        return {}
+
+
+@functools.lru_cache(maxsize=64)
+def _parsed_json(path, mtime_ns):
+    try:
+        return json.loads(Path(path).read_text())
+    except (OSError, ValueError):
+        return {}
 
 
 # What a request needs to pick and name a version; config and metrics are large JSON documents.

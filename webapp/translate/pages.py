@@ -2,12 +2,8 @@
 scores (BLEU by source length: the classic "attention keeps long sentences" figure) and example sentences.
 
 Read as plain data from the registry and each model's metrics.json: the web process never imports torch."""
-import functools
-import json
-from pathlib import Path
-
 from webapp.registry.models import ModelVersion
-from webapp.registry.services import active_versions, resolve_path
+from webapp.registry.services import active_versions, version_json
 
 TEST_SPLIT = "test_2016_flickr"
 # Everyday descriptions in the style of the training data, short to long (none is from a test set).
@@ -25,28 +21,12 @@ FAILURES = [
 ]
 
 
-@functools.lru_cache(maxsize=32)
-def _metrics(path, mtime_ns):
-    try:
-        return json.loads(Path(path).read_text())
-    except (OSError, ValueError):
-        return {}
-
-
-def _read(version, name):
-    path = resolve_path(version) / name
-    try:
-        return _metrics(str(path), path.stat().st_mtime_ns)
-    except OSError:
-        return {}
-
-
 def metrics(version):
-    return _read(version, "metrics.json")
+    return version_json(version, "metrics.json")
 
 
 def has_attention(version):
-    return ((_read(version, "config.json").get("model") or {}).get("attention") or "general") != "none"
+    return ((version_json(version, "config.json").get("model") or {}).get("attention") or "general") != "none"
 
 
 def models():
