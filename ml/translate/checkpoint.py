@@ -39,11 +39,17 @@ def make_manifest(source: str, target: str, attention: bool = True, slot: str = 
             "label": label or f"{names} · GRU {'with attention' if attention else 'without attention'}"}
 
 
+def tied_names(cfg: ModelConfig) -> set[str]:
+    """Parameters that are another one under a second name, so they are neither written nor read."""
+    return ({"decoder.out.weight"} if cfg.tie_weights else set()) | (
+        {"encoder.embed.weight"} if cfg.share_embeddings else set())
+
+
 def model_tensors(model: Seq2Seq, dtype: torch.dtype | None = None) -> dict[str, torch.Tensor]:
-    """state_dict without the tied output weight (safetensors refuses shared storage)."""
+    """state_dict without the tied weights (safetensors refuses shared storage)."""
     state = model.state_dict()
-    if model.cfg.tie_weights:
-        state.pop("decoder.out.weight")
+    for name in tied_names(model.cfg):
+        state.pop(name)
     return {k: (v.to(dtype) if dtype is not None and v.is_floating_point() else v).contiguous()
             for k, v in state.items()}
 
@@ -93,7 +99,7 @@ def load_model(directory) -> tuple[Seq2Seq, Subwords, Subwords, dict]:
     tensors = {k: v.float() if v.is_floating_point() else v
                for k, v in load_file(str(directory / "weights.safetensors")).items()}
     missing, unexpected = model.load_state_dict(tensors, strict=False)
-    allowed = {"decoder.out.weight"} if model.cfg.tie_weights else set()
+    allowed = tied_names(model.cfg)
     if set(missing) - allowed or unexpected:
         raise CheckpointError(f"{directory}: weights do not match the config (missing "
                               f"{sorted(set(missing) - allowed)}, unexpected {sorted(unexpected)})")

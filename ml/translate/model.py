@@ -39,10 +39,13 @@ class ModelConfig:
     input_feed: bool = True       # feed the last attentional vector back into the decoder
     dropout: float = 0.3
     tie_weights: bool = True      # the output layer reuses the target embedding
+    share_embeddings: bool = False  # one vocabulary for both languages: the encoder reuses it too
 
     def __post_init__(self):
         if self.attention not in ATTENTIONS:
             raise ValueError(f"attention must be one of {ATTENTIONS}, not {self.attention!r}")
+        if self.share_embeddings and self.src_vocab != self.tgt_vocab:
+            raise ValueError("share_embeddings needs one vocabulary: src_vocab must equal tgt_vocab")
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -75,7 +78,8 @@ class Decoder(nn.Module):
         self.embed = nn.Embedding(cfg.tgt_vocab, cfg.emb_dim, padding_idx=PAD)
         self.bridge = nn.Linear(context, cfg.dec_hidden)           # encoder summary -> first decoder state
         self.rnn = nn.GRU(inputs, cfg.dec_hidden, batch_first=True)
-        self.key = nn.Linear(context, cfg.dec_hidden, bias=False)   # W of the general score, applied once
+        if cfg.attention != "none":
+            self.key = nn.Linear(context, cfg.dec_hidden, bias=False)   # W of the general score, applied once
         self.combine = nn.Linear(context + cfg.dec_hidden, cfg.emb_dim)
         self.out = nn.Linear(cfg.emb_dim, cfg.tgt_vocab)
         if cfg.tie_weights:
@@ -147,6 +151,8 @@ class Seq2Seq(nn.Module):
         self.cfg = cfg
         self.encoder = Encoder(cfg)
         self.decoder = Decoder(cfg)
+        if cfg.share_embeddings:   # a joint vocabulary: names and numbers keep one vector on both sides
+            self.encoder.embed = self.decoder.embed
 
     def encode(self, src: torch.Tensor, lengths: torch.Tensor) -> dict:
         """src (B, S), lengths (B,) -> the decoder's start state."""

@@ -39,6 +39,7 @@ class TranslateConfig(TrainConfig):
     val_lines: int = 500              # the last pairs of either are held out for validation
     src_vocab: int = 8000             # sentencepiece pieces per language
     tgt_vocab: int = 8000
+    shared_vocab: bool = False        # one sentencepiece model (src_vocab pieces) and one embedding for both
     emb_dim: int = 256
     enc_hidden: int = 256             # per direction
     enc_layers: int = 1
@@ -85,7 +86,7 @@ class TranslateConfig(TrainConfig):
         return ModelConfig(src_vocab=src_vocab, tgt_vocab=tgt_vocab, emb_dim=self.emb_dim,
                            enc_hidden=self.enc_hidden, enc_layers=self.enc_layers, dec_hidden=self.dec_hidden,
                            attention=self.attention, input_feed=self.input_feed, dropout=self.dropout,
-                           tie_weights=self.tie_weights)
+                           tie_weights=self.tie_weights, share_embeddings=self.shared_vocab)
 
     def languages(self) -> dict:
         return {"source": self.source, "target": self.target}
@@ -143,6 +144,8 @@ class Trainer:
         if run.resuming:
             self.source_sw = Subwords.load(run.last / "source.spm")
             self.target_sw = Subwords.load(run.last / "target.spm")
+        elif cfg.shared_vocab:
+            self.source_sw = self.target_sw = Subwords.train([s for pair in train_pairs for s in pair], cfg.src_vocab)
         else:
             self.source_sw = Subwords.train([s for s, _ in train_pairs], cfg.src_vocab)
             self.target_sw = Subwords.train([t for _, t in train_pairs], cfg.tgt_vocab)

@@ -7,7 +7,7 @@ import torch
 from django.core.management import CommandError, call_command
 
 from ml.translate import checkpoint
-from ml.translate.data import BOS, EOS, PAD, ParallelData, Subwords, read_lines
+from ml.translate.data import BOS, EOS, PAD, ParallelData, Subwords, pad_sources, read_lines
 from ml.translate.decode import beam_search, greedy
 from ml.translate.evaluate import bleu_by_length, score
 from ml.translate.model import ModelConfig, Seq2Seq, translation_loss
@@ -72,6 +72,40 @@ def test_teacher_forcing_equals_step_by_step(input_feed):
 def test_tied_output_shares_the_target_embedding():
     model = Seq2Seq(ModelConfig(src_vocab=50, tgt_vocab=60, emb_dim=8, enc_hidden=8, dec_hidden=16))
     assert model.decoder.out.weight is model.decoder.embed.weight
+
+
+def test_shared_embeddings_are_one_matrix_for_source_target_and_output():
+    model = Seq2Seq(ModelConfig(src_vocab=60, tgt_vocab=60, emb_dim=8, enc_hidden=8, dec_hidden=16,
+                                share_embeddings=True))
+    assert model.encoder.embed.weight is model.decoder.embed.weight is model.decoder.out.weight
+    with pytest.raises(ValueError, match="src_vocab must equal tgt_vocab"):
+        ModelConfig(src_vocab=50, tgt_vocab=60, share_embeddings=True)
+
+
+def test_without_attention_there_is_no_attention_layer():
+    model = Seq2Seq(ModelConfig(src_vocab=50, tgt_vocab=60, emb_dim=8, enc_hidden=8, dec_hidden=16, attention="none"))
+    assert not any(name.startswith("decoder.key") for name, _ in model.named_parameters())
+
+
+def test_a_shared_vocabulary_run_saves_one_subword_model_and_loads_tied(tmp_path):
+    """One sentencepiece model over both languages and one embedding: written once in the weights, read back
+    with the encoder, decoder input and output still one matrix, and translating as before export."""
+    cfg = config(tmp_path, epochs=2, shared_vocab=True, export_dir=str(tmp_path / "export"))
+    result = train(cfg)
+    assert result["status"] == "finished"
+    exported = tmp_path / "export"
+    assert (exported / "source.spm").read_bytes() == (exported / "target.spm").read_bytes()
+    with open(exported / "weights.safetensors", "rb") as f:
+        names = set(json.loads(f.read(int.from_bytes(f.read(8), "little")))) - {"__metadata__"}
+    assert "decoder.embed.weight" in names and not names & {"encoder.embed.weight", "decoder.out.weight"}
+    model, source_sw, _, _ = checkpoint.load_model(exported)
+    assert model.encoder.embed.weight is model.decoder.embed.weight is model.decoder.out.weight
+    best, _, _, _ = checkpoint.load_model(tmp_path / "run" / "best")
+    src, lengths = pad_sources([source_sw.encode(toy_pairs(1, seed=5)[0][0]) + [EOS]])
+    with torch.no_grad():
+        shipped, _, _ = model.decoder.step(torch.tensor([BOS]), model.encode(src, lengths))
+        trained, _, _ = best.decoder.step(torch.tensor([BOS]), best.encode(src, lengths))
+    assert torch.allclose(shipped, trained, atol=2e-2)       # float16 storage, same network
 
 
 def test_loss_ignores_padding():

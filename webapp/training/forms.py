@@ -200,6 +200,9 @@ class StartTranslateRunForm(forms.Form):
                                     help_text="Feed each step's attentional vector into the next step.")
     tie_weights = forms.BooleanField(required=False, initial=True, help_text="Share the target embedding and "
                                                                              "output matrices.")
+    shared_vocab = forms.BooleanField(required=False, initial=False,
+                                      help_text="One subword vocabulary (English pieces count) and one embedding for "
+                                                "both languages.")
     src_vocab = forms.IntegerField(label="English subword pieces", min_value=100, max_value=32000, initial=8000)
     tgt_vocab = forms.IntegerField(label="Target subword pieces", min_value=100, max_value=32000, initial=8000)
     dropout = forms.FloatField(min_value=0, max_value=0.9, initial=0.3)
@@ -276,6 +279,6 @@ TRANSLATE_FIELDSETS = [
     ("Network and length", ["attention", "emb_dim", "enc_hidden", "dec_hidden", "epochs", "time_budget_min"], False),
     ("Advanced: optimisation", ["batch_size", "lr", "warmup_steps", "clip", "ema", "patience"], True),
     ("Advanced: regularisation", ["dropout", "label_smoothing"], True),
-    ("Advanced: architecture details", ["input_feed", "tie_weights", "src_vocab", "tgt_vocab"], True),
+    ("Advanced: architecture details", ["input_feed", "tie_weights", "shared_vocab", "src_vocab", "tgt_vocab"], True),
     ("Advanced: machine", ["threads", "bf16", "seed"], True),
 ]
