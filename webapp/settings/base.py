@@ -41,6 +41,7 @@ INSTALLED_APPS = [
     "webapp.nextword",
     "webapp.captions",
     "webapp.translate",
+    "webapp.forecast",
     "webapp.training",
     "webapp.lab",
 ]

@@ -1,0 +1,1 @@
+"""Time-series forecasting: an RNN / LSTM / GRU forecaster judged against naive, seasonal and statsmodels baselines."""

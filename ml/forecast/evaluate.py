@@ -1,0 +1,128 @@
+"""Rolling-origin (walk-forward) evaluation on the test part, the same origins for every method, and the
+metrics a forecast is judged by.
+
+At each origin t in the test part (every ``stride``-th, whole horizons only) each method forecasts
+t+1 .. t+H from the data up to t; errors are pooled over all origins and steps.
+
+- MAE, RMSE, MAPE (%, points whose actual value is 0 left out).
+- MASE: MAE divided by the in-sample MAE of the one-step naive forecast (the seasonal naive one when the
+  series has a season) on the training part (Hyndman & Koehler 2006). Below 1 beats that yardstick.
+- coverage: the share of actual values inside the method's interval (nominally ``coverage``).
+- direction (one step ahead): the share of origins where the forecast moved the way the series did (origins
+  where it did not move left out), against "always up" with a one-sided binomial test (scipy).
+"""
+from __future__ import annotations
+
+import time
+
+import numpy as np
+
+from . import baselines
+from .baselines import Forecasts
+from .data import Split
+
+MAX_ORIGINS = 500
+
+
+def origins_for(split: Split, horizon: int, max_origins: int = MAX_ORIGINS) -> np.ndarray:
+    """Test origins: from the last point before the test part to the last one with a whole horizon after it."""
+    origins = np.arange(split.fit_end - 1, split.n - horizon)
+    if len(origins) < 1:
+        raise ValueError(f"the test part ({split.n - split.fit_end} points) is shorter than the horizon ({horizon})")
+    stride = int(np.ceil(len(origins) / max_origins))
+    return origins[::stride]
+
+
+def actuals(values: np.ndarray, origins: np.ndarray, horizon: int) -> np.ndarray:
+    return values[origins[:, None] + np.arange(1, horizon + 1)[None, :]]
+
+
+def mase_scale(values: np.ndarray, train_end: int, season: int) -> float:
+    lag = season if season >= 2 and train_end > season + 1 else 1
+    train = values[:train_end]
+    return float(np.mean(np.abs(train[lag:] - train[:-lag])))
+
+
+def direction(values: np.ndarray, origins: np.ndarray, first_step: np.ndarray) -> dict:
+    """One-step-ahead direction accuracy against always up, with its binomial p-value."""
+    from scipy.stats import binomtest
+    moved = np.sign(values[origins + 1] - values[origins])
+    called = np.sign(first_step - values[origins])
+    keep = moved != 0
+    n = int(keep.sum())
+    if n == 0:
+        return {"accuracy": None, "always_up": None, "p_value": None, "n": 0}
+    correct = int((called[keep] == moved[keep]).sum())
+    always_up = float((moved[keep] > 0).mean())
+    p_value = binomtest(correct, n, always_up, alternative="greater").pvalue if 0 < always_up < 1 else 1.0
+    return {"accuracy": round(correct / n, 4), "always_up": round(always_up, 4), "p_value": round(float(p_value), 4),
+            "n": n}
+
+
+def scores(forecasts: Forecasts, truth: np.ndarray, scale: float, values: np.ndarray, origins: np.ndarray) -> dict:
+    error = forecasts.median - truth
+    nonzero = truth != 0
+    result = {
+        "mae": float(np.mean(np.abs(error))),
+        "rmse": float(np.sqrt(np.mean(error ** 2))),
+        "mape": float(np.mean(np.abs(error[nonzero] / truth[nonzero])) * 100) if nonzero.any() else None,
+        "mase": float(np.mean(np.abs(error)) / scale) if scale > 0 else None,
+        "coverage": (float(np.mean((truth >= forecasts.lower) & (truth <= forecasts.upper)))
+                     if forecasts.lower is not None else None),
+        "direction": direction(values, origins, forecasts.median[:, 0]),
+    }
+    return {k: (round(v, 4) if isinstance(v, float) else v) for k, v in result.items()}
+
+
+def backtest(values: np.ndarray, split: Split, horizon: int, season: int, rnn_forecasts=None,
+             methods: tuple[str, ...] = ("naive", "seasonal_naive", "drift", "ets", "arima"),
+             coverage: float = 0.9, max_origins: int = MAX_ORIGINS) -> dict:
+    """Every method at the same test origins -> {"<method>": scores + "seconds", "n_test", "n_origins",
+    "horizon", "season"}. ``rnn_forecasts(values, origins) -> Forecasts`` adds the network as "rnn"."""
+    origins = origins_for(split, horizon, max_origins)
+    truth = actuals(values, origins, horizon)
+    scale = mase_scale(values, split.train_end, season)
+    result = {}
+    runners = {}
+    if rnn_forecasts is not None:
+        runners["rnn"] = lambda: (rnn_forecasts(values, origins), {})
+    for name in methods:
+        if name in baselines.RULES:
+            runners[name] = (lambda n=name: (baselines.rule(n, values, origins, horizon, season, split.fit_end,
+                                                             coverage), {}))
+        else:
+            runners[name] = (lambda n=name: getattr(baselines, n)(values, origins, horizon, season, split.fit_end,
+                                                                    coverage))
+    for name, run in runners.items():
+        started = time.perf_counter()
+        try:
+            forecasts, details = run()
+        except (ValueError, np.linalg.LinAlgError) as error:      # a statsmodels fit can fail on odd data
+            result[name] = {"error": str(error)}
+            continue
+        result[name] = {**scores(forecasts, truth, scale, values, origins), **details,
+                        "seconds": round(time.perf_counter() - started, 2)}
+    return {**result, "n_test": int(split.n - split.fit_end), "n_origins": int(len(origins)), "horizon": horizon,
+            "season": season, "mase_scale": round(scale, 6)}
+
+
+def evaluate_series(cfg, on_progress=None, methods=("naive", "seasonal_naive", "drift", "ets", "arima")) -> dict:
+    """Train the network on ``cfg``'s series (ml.forecast.train, within ``cfg.time_budget_min``), then backtest
+    it and every baseline on the test part -> backtest() + {"series", "rnn_training", "seconds"}."""
+    from .forecaster import Forecaster, predict
+    from .train import load_series, train
+
+    started = time.perf_counter()
+    done = train(cfg, on_progress=on_progress)
+    if not done["best_dir"]:
+        raise ValueError(f"training ended ({done['status']}) before any epoch was validated")
+    forecaster = Forecaster.from_dir(done["best_dir"])
+    series = load_series(cfg)
+    parts = Split(**forecaster.config["split"])
+    result = backtest(series.values, parts, cfg.horizon, series.season,
+                      lambda values, origins: predict(forecaster.model, values, origins, forecaster.scale),
+                      methods=methods, coverage=cfg.coverage)
+    result["series"] = {"name": series.name, "n": len(series), "frequency": series.frequency, "unit": series.unit}
+    result["rnn_training"] = {k: done[k] for k in ("status", "epoch", "best_epoch", "elapsed_s", "best_dir")}
+    result["seconds"] = round(time.perf_counter() - started, 1)
+    return result
