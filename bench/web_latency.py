@@ -5,7 +5,8 @@
 
 Prints median and p95 for next-word suggestions (POST /api/next-word, the view waits for the worker; sent over
 one keep-alive connection, as the page's fetch() calls are while someone types), for translations (POST
-/api/translate, a 13-word sentence at beam 5, the same way; skipped when no translator is installed) and for
+/api/translate, a 13-word sentence at beam 5, the same way; skipped when no translator is installed), for
+forecasts (POST /api/forecast, CO2 30 weeks ahead from the shipped LSTM, the same way; skipped without it) and for
 captions (multipart upload to POST /api/captions with wait, until the caption is ready; a new connection each). The stack it
 starts runs with RATELIMIT_ENABLE=0 so the per-client limits do not turn the measurement into 429s.
 """
@@ -79,6 +80,15 @@ TRANSLATE = {"text": "A young woman in a red jacket is walking her dog along the
 
 def translate(client):
     status, body = client.post_json("/api/translate", TRANSLATE)
+    assert status == 200, body
+    return body
+
+
+FORECAST = {"series": "co2", "horizon": 30, "cell": "lstm"}
+
+
+def forecast(client):
+    status, body = client.post_json("/api/forecast", FORECAST)
     assert status == 200, body
     return body
 
@@ -159,6 +169,21 @@ def main():
                 runs.append(body["timings"]["run_seconds"])
             results["translate"] = report("translate (13 words, beam 5)", timings)
             results["translate_run"] = report("  of which: worker run", runs)
+
+        try:
+            for _ in range(5):
+                forecast(client)
+        except AssertionError as exc:
+            print(f"forecast: skipped ({str(exc)[:200]})")
+        else:
+            timings, runs = [], []
+            for _ in range(args.n):
+                start = time.perf_counter()
+                body = forecast(client)
+                timings.append(time.perf_counter() - start)
+                runs.append(body["timings"]["run_seconds"])
+            results["forecast"] = report("forecast (CO2, 30 steps)", timings)
+            results["forecast_run"] = report("  of which: worker run", runs)
 
         timings, runs = [], []
         for _ in range(max(20, args.n // 3)):

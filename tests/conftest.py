@@ -1,4 +1,5 @@
 """Shared fixtures: every test session gets its own real Redis; integration tests get real Celery workers."""
+import json
 import os
 import sys
 import time
@@ -50,6 +51,7 @@ def worker_env(django_db_setup, redis_url):
         REDIS_URL=redis_url,
         MEDIA_ROOT=str(settings.MEDIA_ROOT),
         UNROLL_TEST_VAR_DIR=str(settings.VAR_DIR),
+        FORECAST_TRAIN_SECONDS="4",  # a forecast job that trains: seconds, not the product's minute
         PYTHONUNBUFFERED="1",
     )
     return env
@@ -183,6 +185,24 @@ def translate_versions(toy_translator_dirs, db):
                                        activate_now=True),
             "en-de-noattn": services.register("translate", "en-de-noattn", "Toy · without attention",
                                               toy_translator_dirs["none"], activate_now=True)}
+
+
+@pytest.fixture(scope="session")
+def tiny_forecaster_dir(tmp_path_factory):
+    """A small LSTM forecaster of the yearly sunspots (11 steps ahead), its backtest recorded as shipped ones are."""
+    from tests.support.forecast import tiny_forecaster
+
+    return tiny_forecaster(tmp_path_factory.mktemp("forecaster"))
+
+
+@pytest.fixture
+def forecast_version(tiny_forecaster_dir, db):
+    from webapp.registry import services
+
+    return services.register("forecast", "sunspots-lstm", "Sunspots · tiny LSTM", tiny_forecaster_dir,
+                             config=json.loads((tiny_forecaster_dir / "config.json").read_text()),
+                             metrics=json.loads((tiny_forecaster_dir / "metrics.json").read_text()),
+                             activate_now=True)
 
 
 @pytest.fixture

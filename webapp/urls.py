@@ -9,6 +9,7 @@ urlpatterns = [
     path("", include("webapp.captions.urls")),
     path("", include("webapp.lab.urls")),
     path("", include("webapp.translate.urls")),
+    path("", include("webapp.forecast.urls")),
 ]
 
 # Friendly pages for people, JSON for /api/ (webapp/core/errors.py); used whenever DEBUG is off.

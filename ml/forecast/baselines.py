@@ -164,7 +164,10 @@ def arima(values: np.ndarray, origins: np.ndarray, horizon: int, season: int, fi
                                               trend=trend).fit() for p, q in ARIMA_ORDERS)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        whole = best.apply(values, exog=exog(0, len(values)))     # the fitted parameters, filtered over all
+        # The fitted parameters, filtered over all the data and then H missing steps: the exog (and so the
+        # model's matrices) must reach H steps past the last origin, which may be the series' end.
+        padded = np.concatenate([values, np.full(horizon, np.nan)])
+        whole = best.apply(padded, exog=exog(0, len(padded)))
     return (_forecasts_from_states(whole, origins, horizon, coverage, best),
             {"order": list(best.model.order), "fourier_terms": terms})
 

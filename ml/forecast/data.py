@@ -315,3 +315,23 @@ def default_context(horizon: int, season: int) -> int:
     """Two seasons when there is one (so the pattern is in view twice), else enough for the horizon."""
     context = max(2 * season, 2 * horizon, 32)
     return int(min(context, 512))
+
+
+def long_enough(n: int, horizon: int, season: int = 0, test_share: float = 0.2, val_share: float = 0.15) -> bool:
+    """Whether ``n`` points leave what training and the backtest need at this horizon: a whole horizon in the test
+    and validation parts and 20 training windows (the same sums as ml.forecast.train.fit_origins)."""
+    parts = split(n, test_share, val_share)
+    context = default_context(horizon, season)
+    first = min(context - 1, max(0, (parts.train_end - horizon) // 3))
+    return (parts.n - parts.fit_end >= horizon and parts.fit_end - parts.train_end >= horizon
+            and parts.train_end - horizon - first >= 20)
+
+
+def check_length(n: int, horizon: int, season: int = 0) -> None:
+    """SeriesError, with the smallest length that would do, when ``n`` points are too few for ``horizon``."""
+    if long_enough(n, horizon, season):
+        return
+    needed = next((m for m in range(max(n, MIN_POINTS), MAX_POINTS + 1) if long_enough(m, horizon, season)), None)
+    hint = f"at least {needed:,} points" if needed else "more points"
+    raise SeriesError(f"{n:,} points are too few for a {horizon}-step horizon (the last 20 % is the test and must "
+                      f"hold whole horizons): use {hint} or a shorter horizon")

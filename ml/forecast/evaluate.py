@@ -106,16 +106,25 @@ def backtest(values: np.ndarray, split: Split, horizon: int, season: int, rnn_fo
             "season": season, "mase_scale": round(scale, 6)}
 
 
-def evaluate_series(cfg, on_progress=None, methods=("naive", "seasonal_naive", "drift", "ets", "arima")) -> dict:
+def evaluate_series(cfg, on_progress=None, methods=("naive", "seasonal_naive", "drift", "ets", "arima"),
+                    should_stop=None, before_baselines=None) -> dict:
     """Train the network on ``cfg``'s series (ml.forecast.train, within ``cfg.time_budget_min``), then backtest
-    it and every baseline on the test part -> backtest() + {"series", "rnn_training", "seconds"}."""
+    it and every baseline on the test part -> backtest() + {"series", "rnn_training", "seconds"}, or
+    {"status": "cancelled", ...} when ``should_stop()`` ended the training. ``before_baselines()`` is called
+    between the two (a progress report)."""
+    from ..training.run import CANCELLED
     from .forecaster import Forecaster, predict
     from .train import load_series, train
 
     started = time.perf_counter()
-    done = train(cfg, on_progress=on_progress)
+    done = train(cfg, on_progress=on_progress, should_stop=should_stop)
+    training = {k: done.get(k) for k in ("status", "epoch", "best_epoch", "elapsed_s", "best_dir")}
+    if done["status"] == CANCELLED:
+        return {"status": CANCELLED, "rnn_training": training}
     if not done["best_dir"]:
         raise ValueError(f"training ended ({done['status']}) before any epoch was validated")
+    if before_baselines is not None:
+        before_baselines()
     forecaster = Forecaster.from_dir(done["best_dir"])
     series = load_series(cfg)
     parts = Split(**forecaster.config["split"])
@@ -123,6 +132,6 @@ def evaluate_series(cfg, on_progress=None, methods=("naive", "seasonal_naive", "
                       lambda values, origins: predict(forecaster.model, values, origins, forecaster.scale),
                       methods=methods, coverage=cfg.coverage)
     result["series"] = {"name": series.name, "n": len(series), "frequency": series.frequency, "unit": series.unit}
-    result["rnn_training"] = {k: done[k] for k in ("status", "epoch", "best_epoch", "elapsed_s", "best_dir")}
+    result["rnn_training"] = training
     result["seconds"] = round(time.perf_counter() - started, 1)
     return result

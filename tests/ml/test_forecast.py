@@ -224,3 +224,59 @@ def test_the_forecast_command(tmp_path, capsys):
     call_command("forecast", "--model", str(tmp_path / "m"), "--csv", str(csv), "--horizon", "3", "--json")
     out = json.loads(capsys.readouterr().out)
     assert len(out["median"]) == 3 and out["last"]["label"] == "2016-08-01"
+
+
+def test_future_labels_follow_the_series_own_style():
+    from ml.forecast.data import Series
+    from ml.forecast.report import future_index
+
+    def series(index, frequency="", kind="level"):
+        return Series(name="s", values=np.zeros(len(index)), index=index, frequency=frequency, kind=kind)
+
+    assert future_index(series(["1", "2"]), 2) == ["3", "4"]
+    assert future_index(series(["2007", "2008"], "yearly"), 2) == ["2009", "2010"]
+    assert future_index(series(["2010-11", "2010-12"], "monthly"), 2) == ["2011-01", "2011-02"]
+    assert future_index(series(["2001-12-15", "2001-12-22", "2001-12-29"], "weekly"), 2) == ["2002-01-05",
+                                                                                            "2002-01-12"]
+    friday = series(["2018-12-27", "2018-12-28"], "daily", kind="price")
+    assert future_index(friday, 2) == ["2018-12-31", "2019-01-01"]           # markets skip the weekend
+    assert future_index(series(["2000-01-01", "2000-02-01", "2000-03-01"]), 1) == ["2000-04"]
+
+
+def test_the_verdict_says_plainly_whether_a_price_forecast_beats_tomorrow_equals_today():
+    from ml.forecast.data import Series
+    from ml.forecast.report import verdict
+
+    stock = Series(name="s", values=np.zeros(3), index=[], kind="price")
+    coin = {"accuracy": 0.51, "always_up": 0.53, "p_value": 0.8, "n": 900}
+    same = verdict({"rnn": {"mae": 10.02, "direction": coin}, "naive": {"mae": 10.0}}, stock, "lstm")
+    assert "no better than \"tomorrow = today\"" in same[0] and "within chance" in same[1]
+    worse = verdict({"rnn": {"mae": 11.0, "direction": coin}, "naive": {"mae": 10.0}}, stock, "lstm")
+    assert "worse than" in worse[0] and "10.0% larger" in worse[0]
+    seasonal = Series(name="s", values=np.zeros(3), index=[], season=12)
+    text = verdict({"rnn": {"mae": 1.0}, "naive": {"mae": 3.0}, "seasonal_naive": {"mae": 2.0},
+                    "arima": {"mae": 1.2}}, seasonal, "gru")
+    assert "50% of the seasonal naive" in text[0] and "beats every baseline" in text[1]
+
+
+def test_a_report_draws_the_network_and_the_rules_from_the_end(tmp_path):
+    from ml.forecast.data import Series
+    from ml.forecast.report import report
+
+    values = seasonal_series(240)
+    series = Series(name="s", values=values, index=[str(i) for i in range(240)], season=12)
+    model = RecurrentForecaster(ModelConfig(horizon=6, context=24, hidden=8))
+    answer = report(series, Forecaster(model, {"scale": 1.0}), 4)
+    assert answer["future_index"] == ["240", "241", "242", "243"]
+    assert answer["forecasts"]["rnn"]["median"] == pytest.approx([values[-1]] * 4, abs=1e-5)   # untrained: naive
+    assert answer["forecasts"]["naive"]["median"] == pytest.approx([values[-1]] * 4)
+    assert answer["forecasts"]["seasonal_naive"]["median"] == pytest.approx(values[-12:-8])
+    assert len(answer["history"]["values"]) == 240 and answer["history"]["index"][-1] == "239"
+
+
+def test_the_length_needed_for_a_horizon_is_named():
+    from ml.forecast.data import check_length, long_enough
+
+    assert long_enough(480, 12, 12) and not long_enough(40, 12, 12)
+    with pytest.raises(SeriesError, match=r"too few for a 12-step horizon.*at least \d+ points"):
+        check_length(40, 12, 12)

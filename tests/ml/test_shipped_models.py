@@ -1,4 +1,4 @@
-"""The shipped default language model is what docs/models.md says it is: re-measured, not read back."""
+"""The shipped models are what docs/models.md says they are: re-measured, not read back."""
 import json
 import math
 from pathlib import Path
@@ -42,3 +42,34 @@ def test_shipped_translators_score_what_their_cards_say(name):
     # Another CPU's float arithmetic can flip a beam here and there: a few tenths of a BLEU point, no more.
     assert math.isclose(result["bleu"], recorded["bleu"], abs_tol=0.3), (result["bleu"], recorded["bleu"])
     assert [(b["words"], b["n"]) for b in result["by_length"]] == [(b["words"], b["n"]) for b in recorded["by_length"]]
+
+
+# Issue #24's bars per shipped forecaster: (the baseline to beat, the most the network's MAE may be of its MAE).
+FORECAST_BARS = {"forecast-co2-lstm": ("seasonal_naive", 0.8), "forecast-sp500-lstm": ("naive", 1.02),
+                 "forecast-elnino-lstm": ("seasonal_naive", 1.0), "forecast-sunspots-lstm": ("seasonal_naive", 1.0)}
+
+
+@pytest.mark.parametrize("name", sorted(FORECAST_BARS))
+def test_shipped_forecasters_backtest_as_their_cards_say(name):
+    """The network's rolling-origin backtest on its series' last 20 %, re-measured (a second each) against the
+    recorded one, and the bar it must clear; CO2 also within 10 % of the best statsmodels model's MAE."""
+    from ml.forecast.data import Split, builtin
+    from ml.forecast.evaluate import backtest
+    from ml.forecast.forecaster import Forecaster, predict
+
+    model_dir = MODELS / name
+    if not model_dir.is_dir():
+        pytest.skip(f"{name} is not shipped")
+    recorded = json.loads((model_dir / "metrics.json").read_text())["backtest"]
+    forecaster = Forecaster.from_dir(model_dir)
+    series = builtin(forecaster.config["series"]["name"])
+    result = backtest(series.values, Split(**forecaster.config["split"]), forecaster.horizon, series.season,
+                      lambda values, origins: predict(forecaster.model, values, origins, forecaster.scale),
+                      methods=("naive", "seasonal_naive"))
+    assert result["n_origins"] == recorded["n_origins"]
+    assert math.isclose(result["rnn"]["mae"], recorded["rnn"]["mae"], rel_tol=0.01), (result["rnn"], recorded["rnn"])
+    baseline, bar = FORECAST_BARS[name]
+    assert result["rnn"]["mae"] <= bar * result[baseline]["mae"]
+    if name == "forecast-co2-lstm":
+        best = min(recorded[m]["mae"] for m in ("ets", "arima"))
+        assert result["rnn"]["mae"] <= 1.1 * best

@@ -10,6 +10,9 @@ DEMOS = [
     ("translate:page", "Translate", "Type English and watch a GRU encoder-decoder write German or French, with the "
      "attention matrix that shows which English words it looked at for each word it wrote.", "Translate a sentence",
      "Translate"),
+    ("forecast:page", "Forecast", "Forecast CO2, sunspots or the S&P 500 with an LSTM, side by side with the naive, "
+     "seasonal and statsmodels baselines, and the plain truth about whether it beats them.", "Forecast a series",
+     "Forecast"),
     ("lab:page", "Gradient lab", "Train a vanilla RNN, an LSTM and a GRU on a long-range task and watch gradients "
      "vanish or explode, and how gates, clipping and initialisation cure them.", "Run an experiment", "Lab"),
 ]

@@ -13,6 +13,7 @@ class Job(models.Model):
         INSPECT = "inspect", "Gate inspector"
         CAPTION = "caption", "Image caption"
         TRANSLATE = "translate", "Translation"
+        FORECAST = "forecast", "Forecast"
         TRAIN = "train", "Training run"
         LAB = "lab", "Gradient lab experiment"
 

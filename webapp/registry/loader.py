@@ -41,6 +41,10 @@ def _load(version):
         from ml.translate.translator import Translator
 
         return Translator.from_dir(path)
+    if version.kind == ModelVersion.Kind.FORECASTER:
+        from ml.forecast.forecaster import Forecaster
+
+        return Forecaster.from_dir(path)
     raise ModelUnavailable(f"No loader for model kind {version.kind!r}.")
 
 
@@ -88,6 +92,10 @@ def warm_up(version, model):
         model.caption(Image.new("RGB", (320, 240), (120, 140, 160)))
     elif version.kind == ModelVersion.Kind.TRANSLATOR:
         model.translate("A little girl in a pink dress is running on the beach.", beam=5)
+    elif version.kind == ModelVersion.Kind.FORECASTER:
+        from webapp.forecast.services import answer_shipped
+
+        answer_shipped(version, model, horizon=model.horizon)   # also reads its series (pandas, arch) once
 
 
 def preload_active_models():

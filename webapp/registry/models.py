@@ -8,6 +8,7 @@ class ModelVersion(models.Model):
         LANGUAGE_MODEL = "lm", "Language model"
         CAPTIONER = "caption", "Image captioner"
         TRANSLATOR = "translate", "Translator"
+        FORECASTER = "forecast", "Forecaster"
 
     kind = models.CharField(max_length=16, choices=Kind.choices)
     slot = models.SlugField(

@@ -153,7 +153,12 @@ RATE_LIMITS = {
     "caption": os.environ.get("RATE_LIMIT_CAPTION", "30/m"),
     "lab": os.environ.get("RATE_LIMIT_LAB", "10/m"),
     "translate": os.environ.get("RATE_LIMIT_TRANSLATE", "600/m"),  # translation as you type, like suggestions
+    "forecast": os.environ.get("RATE_LIMIT_FORECAST", "120/m"),
+    "forecast_train": os.environ.get("RATE_LIMIT_FORECAST_TRAIN", "10/m"),  # each trains a network for a minute
 }
+# Seconds a forecast job trains its network when no shipped model fits the request (an upload, another horizon or
+# cell); the backtest and the forecast come after, so the whole job takes about 15 s more.
+FORECAST_TRAIN_SECONDS = float(os.environ.get("FORECAST_TRAIN_SECONDS", "40"))
 # The one upload limit: the caption form, its JavaScript and the 413 below all state this figure.
 MAX_UPLOAD_MB = int(os.environ.get("MAX_UPLOAD_MB", "10"))
 MAX_UPLOAD_BYTES = MAX_UPLOAD_MB * 1024 * 1024

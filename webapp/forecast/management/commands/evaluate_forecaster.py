@@ -7,7 +7,7 @@
 With --csv or --series the network is trained first, on the first 80 % only (its last 15 % choosing the epoch),
 within --budget seconds. Prints {"rnn": {"mae", "rmse", "mape", "mase", "coverage", "direction"}, "naive": {...},
 "seasonal_naive", "drift", "ets", "arima", "n_test", "n_origins", "seconds", ...}. ``--record`` stores the
-backtest in the model's metrics.json.
+backtest in the model's metrics.json, with the ETS and ARIMA forecasts from the series' end that the page draws.
 """
 import json
 import shutil
@@ -94,6 +94,11 @@ class Command(BaseCommand):
             path = Path(opts["model"]) / "metrics.json"
             metrics = json.loads(path.read_text()) if path.exists() else {}
             metrics["backtest"] = result
+            # The page draws ETS and ARIMA from the series' end too; they take too long to fit per request.
+            from ml.forecast.report import statsmodels_forecasts
+            metrics["end_forecasts"] = statsmodels_forecasts(
+                series, forecaster.horizon, [m for m in methods if m in ("ets", "arima")],
+                forecaster.model.cfg.coverage)
             path.write_text(json.dumps(metrics, indent=2))
         return result
 
