@@ -482,3 +482,88 @@ def test_the_translator_estimate_counts_pairs_and_epochs(client, trainer):
                       "&batch_size=128").json()
     assert "29k sentence pairs × 10 epochs" in body["text"] and "rough" in body["text"]
     assert body["seconds"] == pytest.approx(29000 * 10 / 130, rel=0.01)
+
+
+# --- forecasters ----------------------------------------------------------------------------------------------
+
+def series_csv(n=200):
+    from tests.support.forecast import csv_text, seasonal_values
+
+    return csv_text(seasonal_values(n)).encode()
+
+
+BAD_SERIES = {
+    "not a csv": ("sales.xlsx", b"PK\x03\x04" + bytes(200), "a .csv file"),
+    "text column": ("sales.csv", b"name\n" + b"\n".join(b"row %d" % i for i in range(60)), "No numeric column"),
+    "a missing value": ("sales.csv", series_csv().replace(b",", b",x", 1).replace(b"month,xvalue", b"month,value"),
+                        None),
+    "dates out of order": ("sales.csv", b"\n".join(series_csv().split(b"\n")[:1] + series_csv().split(b"\n")[1:][::-1]),
+                           "goes back in time"),
+    "too short": ("sales.csv", b"\n".join(series_csv().split(b"\n")[:20]), "at least 30"),
+}
+
+
+@pytest.mark.parametrize("name", [n for n in BAD_SERIES if BAD_SERIES[n][2]])
+def test_bad_series_datasets_are_refused_with_the_reason(client, trainer, name):
+    filename, content, message = BAD_SERIES[name]
+    client.force_login(trainer)
+    response = client.post("/admin/training/dataset/add/",
+                           {"name": name, "kind": "series", "file": SimpleUploadedFile(filename, content)})
+    assert response.status_code == 200 and message in response.content.decode()
+    assert not Dataset.objects.exists()
+
+
+def test_a_good_series_dataset_is_stored_with_its_report(client, trainer):
+    client.force_login(trainer)
+    response = client.post("/admin/training/dataset/add/",
+                           {"name": "sales", "kind": "series", "file": SimpleUploadedFile("sales.csv", series_csv())})
+    assert response.status_code == 302
+    report = Dataset.objects.get().report
+    assert report == {"kind": "series", "points": 200, "column": "value", "frequency": "monthly", "season": 12,
+                      "first": "2000-01-01", "last": "2016-08-01",
+                      "split": "the last 20 % tests, the 15 % before it validates, the rest trains"}
+
+
+def forecast_form(**overrides):
+    form = {"label": "Sales · GRU", "slot": "sales-gru", "corpus": "co2", "column": "", "horizon": 12, "season": -1,
+            "cell": "gru", "hidden": 16, "layers": 1, "context": 0, "dropout": 0.1, "weight_decay": 1e-4,
+            "batch_size": 64, "lr": 3e-3, "clip": 1.0, "epochs": 5, "patience": 5, "time_budget_min": 0.1,
+            "threads": 1, "seed": 0}
+    form.update(overrides)
+    return form
+
+
+def test_a_forecaster_run_s_command_reproduces_every_setting(client, trainer):
+    """The command shown for a forecaster run parses with train_forecaster into the worker's settings."""
+    import shlex
+
+    from ml.forecast.train import ForecastConfig
+    from ml.training.cli import from_options
+    from webapp.forecast.management.commands.train_forecaster import Command
+    from webapp.training import services
+
+    dataset = services.create_dataset("sales", Dataset.Kind.SERIES, SimpleUploadedFile("sales.csv", series_csv()))
+    client.force_login(trainer)
+    response = client.post(START + "?kind=forecast", forecast_form(corpus="dataset", dataset=dataset.pk))
+    assert response.status_code == 302, response.content.decode()[-2000:]
+    run = TrainingRun.objects.get()
+    assert run.kind == "forecast" and run.params["horizon"] == 12 and run.params["cell"] == "gru"
+    argv = shlex.split(services.command_for(run))
+    assert argv[:3] == ["python", "manage.py", "train_forecaster"]
+    cfg = from_options(ForecastConfig, vars(Command().create_parser("manage.py", "train_forecaster")
+                                              .parse_args(argv[3:])))
+    worker_cfg, _ = services.forecast_task(run)
+    assert cfg == ForecastConfig(**{**vars(worker_cfg), "log_every": cfg.log_every, "command": "", "resume": False})
+    assert cfg.csv.endswith(".csv") and cfg.slot == "sales-gru" and not cfg.series
+
+
+@pytest.mark.parametrize("changes,field,message", [
+    ({"corpus": "dataset"}, "dataset", "Choose the uploaded time series dataset"),
+    ({"horizon": 0}, "horizon", "greater than or equal to 1"),
+    ({"corpus": "ftse"}, "corpus", "Select a valid choice"),
+])
+def test_the_forecaster_form_names_what_is_wrong(client, trainer, changes, field, message):
+    client.force_login(trainer)
+    response = client.post(START + "?kind=forecast", forecast_form(**changes))
+    assert response.status_code == 200 and message in response.content.decode()
+    assert not TrainingRun.objects.exists()

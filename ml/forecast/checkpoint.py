@@ -8,6 +8,7 @@
                            "split": {"train_end", "fit_end", "n"}, "manifest": {...}}
     metrics.json          {"val": {...}, "backtest": {...}, "command", ...}
     unroll.json           manifest read by the web app's model registry: {"kind": "forecast", "slot": "co2-lstm", ...}
+    series.csv            only for a model trained on a CSV: that series, so the model can be served and judged
 """
 from __future__ import annotations
 
@@ -45,10 +46,14 @@ def write_model_files(directory: Path, model: RecurrentForecaster, info: dict, m
 
 
 def save_model(directory, model: RecurrentForecaster, info: dict, manifest: dict, metrics: dict | None = None,
-               dtype: torch.dtype = torch.float16) -> Path:
+               dtype: torch.dtype = torch.float16, extra_files=()) -> Path:
+    """``extra_files``: copied in beside the model (a CSV-trained model's series.csv)."""
+    import shutil
     directory = Path(directory)
     with atomic_dir(directory) as tmp:
         write_model_files(tmp, model, info, manifest, metrics, dtype, name=directory.name)
+        for path in extra_files:
+            shutil.copyfile(path, tmp / Path(path).name)
     return directory
 
 

@@ -135,6 +135,18 @@ def builtin(name: str) -> Series:
     return BUILTIN[name]()
 
 
+def model_series(model_dir, config: dict) -> Series:
+    """The series a model directory was trained on: a built-in one by name, else the ``series.csv`` it keeps."""
+    from pathlib import Path
+    meta = config["series"]
+    if meta["name"] in BUILTIN and not (Path(model_dir) / "series.csv").exists():
+        return builtin(meta["name"])
+    series = read_csv((Path(model_dir) / "series.csv").read_bytes(), column=meta.get("column", ""),
+                      name=meta["name"])
+    series.season, series.title, series.unit = meta["season"], meta.get("title") or series.title, meta.get("unit", "")
+    return series
+
+
 # --- users' CSV files -----------------------------------------------------------------------------------------
 
 def _number(text: str) -> float | None:

@@ -9,7 +9,8 @@ t+1 .. t+H from the data up to t; errors are pooled over all origins and steps.
   series has a season) on the training part (Hyndman & Koehler 2006). Below 1 beats that yardstick.
 - coverage: the share of actual values inside the method's interval (nominally ``coverage``).
 - direction (one step ahead): the share of origins where the forecast moved the way the series did (origins
-  where it did not move left out), against "always up" with a one-sided binomial test (scipy).
+  where it did not move left out), against "always up" with a one-sided binomial test (scipy); none for a
+  method that never forecasts a move (naive).
 """
 from __future__ import annotations
 
@@ -50,7 +51,7 @@ def direction(values: np.ndarray, origins: np.ndarray, first_step: np.ndarray) -
     called = np.sign(first_step - values[origins])
     keep = moved != 0
     n = int(keep.sum())
-    if n == 0:
+    if n == 0 or not called[keep].any():     # no move to call, or a method that never calls one (naive)
         return {"accuracy": None, "always_up": None, "p_value": None, "n": 0}
     correct = int((called[keep] == moved[keep]).sum())
     always_up = float((moved[keep] > 0).mean())
@@ -135,3 +136,55 @@ def evaluate_series(cfg, on_progress=None, methods=("naive", "seasonal_naive", "
     result["rnn_training"] = training
     result["seconds"] = round(time.perf_counter() - started, 1)
     return result
+
+
+def backtest_model(model_dir, methods=("naive", "seasonal_naive", "drift", "ets", "arima")) -> dict:
+    """A model directory's network and ``methods`` on the test part of the series it was trained on."""
+    from .data import model_series
+    from .forecaster import Forecaster, predict
+
+    started = time.perf_counter()
+    forecaster = Forecaster.from_dir(model_dir)
+    series = model_series(model_dir, forecaster.config)
+    result = backtest(series.values, Split(**forecaster.config["split"]), forecaster.horizon,
+                      forecaster.config["series"]["season"],
+                      lambda values, origins: predict(forecaster.model, values, origins, forecaster.scale),
+                      methods=methods, coverage=forecaster.model.cfg.coverage)
+    result["seconds"] = round(time.perf_counter() - started, 1)
+    return result
+
+
+def record(model_dir, methods=("naive", "seasonal_naive", "drift", "ets", "arima")) -> dict:
+    """Backtest a model directory and store the result in its metrics.json ("backtest"), with the statsmodels
+    models' forecasts from the series' end ("end_forecasts") that a page draws without refitting them."""
+    import json
+    from pathlib import Path
+
+    from .data import model_series
+    from .forecaster import Forecaster
+    from .report import statsmodels_forecasts
+
+    result = backtest_model(model_dir, methods)
+    forecaster = Forecaster.from_dir(model_dir)
+    path = Path(model_dir) / "metrics.json"
+    metrics = json.loads(path.read_text()) if path.exists() else {}
+    metrics["backtest"] = result
+    metrics["end_forecasts"] = statsmodels_forecasts(model_series(model_dir, forecaster.config), forecaster.horizon,
+                                                     [m for m in methods if m in ("ets", "arima")],
+                                                     forecaster.model.cfg.coverage)
+    path.write_text(json.dumps(metrics, indent=2))
+    return result
+
+
+def train_and_record(cfg, on_progress=None, should_stop=None) -> dict:
+    """ml.forecast.train.train(), then, when it exported a model, that model's backtest recorded with it: what an
+    admin training run does, so a new version shows its table on the forecast page. ETS is left out for seasons
+    over 24 steps (a fit takes minutes there)."""
+    from .train import load_series, train
+
+    done = train(cfg, on_progress=on_progress, should_stop=should_stop)
+    if done.get("export_dir"):
+        season = load_series(cfg).season
+        methods = ("naive", "seasonal_naive", "drift", "arima") + (("ets",) if season <= 24 else ())
+        record(done["export_dir"], methods)
+    return done

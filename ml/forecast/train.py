@@ -11,6 +11,7 @@ network that learns nothing better on validation stays exactly as good as the na
 from __future__ import annotations
 
 import json
+import shutil
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Callable
@@ -116,7 +117,7 @@ class Trainer:
         s = self.series
         return {"scale": self.scale,
                 "series": {"name": s.name, "title": s.title, "unit": s.unit, "frequency": s.frequency,
-                           "season": s.season, "kind": s.kind, "n": len(s)},
+                           "season": s.season, "kind": s.kind, "n": len(s), "column": self.cfg.column},
                 "split": asdict(self.parts)}
 
     def manifest(self) -> dict:
@@ -125,6 +126,8 @@ class Trainer:
 
     def write(self, directory: Path, name: str, metrics: dict) -> None:
         checkpoint.write_model_files(directory, self.model, self.info(), self.manifest(), metrics, name=name)
+        if self.cfg.csv:      # the model keeps its series, so it can forecast (and be judged) without the upload
+            shutil.copyfile(self.cfg.csv, directory / "series.csv")
 
     def epoch(self) -> float:
         self.model.train()
@@ -205,4 +208,5 @@ def export_best(best_dir, export_dir) -> Path:
     metrics = json.loads((Path(best_dir) / "metrics.json").read_text())
     manifest = {k: v for k, v in config["manifest"].items() if k not in ("name", "files")}
     info = {k: config[k] for k in ("scale", "series", "split")}
-    return checkpoint.save_model(export_dir, model, info, manifest, metrics)
+    extra = [Path(best_dir) / "series.csv"] if (Path(best_dir) / "series.csv").exists() else []
+    return checkpoint.save_model(export_dir, model, info, manifest, metrics, extra_files=extra)

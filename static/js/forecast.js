@@ -48,8 +48,9 @@
 
   function drawTable(result) {
     const table = $("backtest-table"), backtest = result.backtest || {}, label = names();
+    // Without a season "seasonal naive" is the naive forecast again: one row says it.
     const methods = ["rnn", "naive", "seasonal_naive", "drift", "ets", "arima"].filter(
-      (m) => backtest[m] && backtest[m].mae !== undefined);
+      (m) => backtest[m] && backtest[m].mae !== undefined && (m !== "seasonal_naive" || result.series.season));
     const body = table.querySelector("tbody");
     body.replaceChildren();
     if (!methods.length) { table.hidden = true; $("backtest-help").hidden = true; return; }
@@ -62,7 +63,7 @@
       const cells = [["mae", fmt(s.mae)], ["rmse", fmt(s.rmse)], ["mape", s.mape == null ? "—" : `${fmt(s.mape)} %`],
                      ["mase", fmt(s.mase)],
                      ["coverage", s.coverage == null ? "—" : `${Math.round(s.coverage * 100)} %`],
-                     ["direction", d.accuracy == null ? "—"
+                     ["direction", d.accuracy == null ? (method === "naive" ? "no call" : "—")
                        : `${(d.accuracy * 100).toFixed(1)} % (up: ${(d.always_up * 100).toFixed(1)} %, p = ${fmt(d.p_value, 2)})`]];
       const row = Unroll.el("tr", {"data-method": method},
         Unroll.el("th", {scope: "row", text: method === "rnn" ? `${result.cell.toUpperCase()} (this network)` : (label[method] || method)}));
@@ -84,8 +85,10 @@
     $("progress").hidden = true;
     $("answer-error").hidden = true;
     $("answer-title").textContent = result.series.title;
-    $("answer-model").textContent = result.model ? `${result.model.label}${result.model.trained === "job"
-      ? ` · trained for this request (${Math.round(result.model.trained_seconds || 0)} s)` : " · shipped model"}` : "";
+    const how = {job: `trained for this request (${Math.round((result.model || {}).trained_seconds || 0)} s)`,
+                 shipped: "shipped model", trained: "trained in the admin"};
+    $("answer-model").textContent = result.model
+      ? `${result.model.label} · ${how[result.model.trained] || result.model.trained}` : "";
     const verdict = $("verdict");
     verdict.replaceChildren(...(result.verdict || []).map((s) => Unroll.el("li", {text: s})));
     const notes = [...(result.series.notes || []), ...(result.notes || [])];

@@ -44,6 +44,7 @@
     const steps = history.filter((e) => e.event === "step"), epochs = history.filter((e) => e.event === "epoch");
     if (!steps.length && !epochs.length) return;  // nothing logged yet: the empty boxes say so by their size
     const stepX = steps.map((e) => e.step);
+    if (epochs.some((e) => e.val && e.val.mae !== undefined)) { forecasterCharts(epochs); return; }
     // Language models report validation perplexity; captioners BLEU-4 and CIDEr; translators BLEU and chrF.
     const translator = epochs.some((e) => e.val && e.val.bleu !== undefined);
     const captioner = !translator && epochs.some((e) => e.val);
@@ -67,6 +68,17 @@
     }
   }
 
+  // A forecaster validates after every (seconds-long) epoch: loss and validation error by epoch, and how often
+  // its validation interval held.
+  function forecasterCharts(epochs) {
+    const x = epochs.map((e) => e.epoch);
+    Plotly.react($("chart-loss"), [series(x, epochs.map((e) => e.loss), "training loss (pinball)"),
+      validationSeries(x, epochs.map((e) => e.val.mae), "validation MAE")],
+      layout("Loss and validation error", "epoch", "training loss", "validation MAE"), CONFIG);
+    Plotly.react($("chart-grad"), [series(x, epochs.map((e) => e.val.coverage), "validation interval coverage")],
+      layout("How often the 90 % interval held (validation)", "epoch", "share inside the interval"), CONFIG);
+  }
+
   async function refresh() {
     let data;
     try { data = await (await fetch(root.dataset.progressUrl, {headers: {Accept: "application/json"}})).json(); }
@@ -79,7 +91,10 @@
     $("run-percent").textContent = `${Math.round(fraction * 100)}%`;
     $("run-eta").textContent = data.status === "running" && fraction > 0.01 && p.elapsed_s
       ? `about ${duration(p.elapsed_s / fraction * (1 - fraction))} left` : "";
-    if (p.step) {
+    if (p.val_mae !== undefined && !p.total_steps) {
+      $("run-detail").textContent = `epoch ${p.epoch} · validation MAE ${Number(p.val_mae.toPrecision(4))}`;
+    }
+    if (p.step && p.total_steps) {
       $("run-detail").textContent = `epoch ${p.epoch} · step ${p.step} of ${p.total_steps} · loss ${(p.loss || 0).toFixed(3)}` +
         (p.valid_ppl ? ` · validation perplexity ${p.valid_ppl.toFixed(1)}` : "") +
         (p.val_cider ? ` · validation CIDEr ${p.val_cider.toFixed(3)}, BLEU-4 ${p.val_bleu4.toFixed(3)}` : "") +

@@ -23,7 +23,8 @@ def co2_version(db):
     directory = Path(settings.BASE_DIR) / "models" / "forecast-co2-lstm"
     return services.register("forecast", "co2-lstm", "Atmospheric CO2 · LSTM", directory,
                              config=json.loads((directory / "config.json").read_text()),
-                             metrics=json.loads((directory / "metrics.json").read_text()), activate_now=True)
+                             metrics=json.loads((directory / "metrics.json").read_text()), source="shipped",
+                             activate_now=True)
 
 
 def test_pick_co2_and_see_the_chart_the_table_and_the_verdict(live_server, celery_worker, co2_version, page,

@@ -144,3 +144,45 @@ def test_a_translator_run_can_be_cancelled_and_keeps_its_checkpoint(celery_worke
     run = cancel_once_running(services.start_run(params=params, slot="en-de-long", label="Long", corpus="dataset",
                                                  dataset=parallel_dataset(3000), kind="translate"), wait_until)
     assert (Path(run.run_dir) / "last" / "weights.safetensors").is_file(), "a cancelled run keeps its checkpoint"
+
+
+FORECAST_SMALL = {"horizon": 6, "season": -1, "cell": "gru", "hidden": 16, "layers": 1, "context": 0, "dropout": 0.1,
+                  "weight_decay": 1e-4, "batch_size": 64, "lr": 3e-3, "clip": 1.0, "epochs": 20, "patience": 20,
+                  "time_budget_min": 0.1, "threads": 1, "seed": 0, "column": ""}
+
+
+def test_a_forecaster_run_on_an_uploaded_series_registers_a_version_the_page_serves(celery_worker, wait_until,
+                                                                                   live_server):
+    from tests.support.forecast import csv_text, seasonal_values
+    from tests.support.http import post_json
+
+    data = csv_text(seasonal_values(240)).encode()
+    dataset = services.create_dataset("sales", Dataset.Kind.SERIES, SimpleUploadedFile("sales.csv", data))
+    run = services.start_run(params=FORECAST_SMALL, slot="sales-gru", label="Sales · GRU", corpus="dataset",
+                             dataset=dataset, kind="forecast")
+    run = wait_until(lambda: finished(run.pk), timeout=120, message="the forecaster run to end")
+    assert run.job.status == Job.Status.SUCCEEDED, run.job.error
+    epochs = [e for e in run.history if e["event"] == "epoch"]
+    assert epochs and all("mae" in e["val"] for e in epochs) and "validation MAE" in run.log
+    version = run.model_version
+    assert version.kind == "forecast" and not version.is_active
+    directory = registry.resolve_path(version)
+    assert (directory / "series.csv").read_bytes() == data               # it keeps the series it forecasts
+    import json
+    backtest = json.loads((directory / "metrics.json").read_text())["backtest"]
+    assert {"rnn", "naive", "seasonal_naive", "drift", "arima", "ets"} <= set(backtest)
+
+    registry.activate(version)
+    status, body = post_json(f"{live_server.url}/api/forecast", {"series": "sales", "horizon": 6, "cell": "gru"})
+    assert status == 200, body
+    assert body["model"]["slot"] == "sales-gru" and body["model"]["trained"] == "trained"
+    assert body["future_index"][0] == "2020-01" and body["backtest"]["rnn"]["mae"] == backtest["rnn"]["mae"]
+    status, body = post_json(f"{live_server.url}/api/forecast", {"series": "sales", "horizon": 7, "cell": "gru"})
+    assert status == 400 and body["field"] == "horizon" and "do not forecast 7 steps" in body["error"]
+
+
+def test_a_forecaster_run_can_be_cancelled_and_keeps_its_checkpoint(celery_worker, wait_until):
+    params = {**FORECAST_SMALL, "epochs": 5000, "patience": 5000, "time_budget_min": 0, "hidden": 128}
+    run = cancel_once_running(services.start_run(params=params, slot="co2-slow", label="Slow", corpus="co2",
+                                                 kind="forecast"), wait_until)
+    assert (Path(run.run_dir) / "last" / "weights.safetensors").is_file(), "a cancelled run keeps its checkpoint"

@@ -37,7 +37,9 @@ class ForecastForm(forms.Form):
     cell = forms.CharField(required=False)
 
     def clean_series(self):
-        return _text_choice("Series", BUILTIN, "")(self.cleaned_data.get("series"))
+        from .pages import trained_series
+
+        return _text_choice("Series", [*BUILTIN, *trained_series()], "")(self.cleaned_data.get("series"))
 
     def clean_horizon(self):
         horizon = self.cleaned_data.get("horizon")

@@ -3,10 +3,16 @@ stored backtest (read from the registry and the model's metrics.json: the web pr
 from webapp.registry.models import ModelVersion
 from webapp.registry.services import active_versions, version_json
 
-from .forms import SERIES
 
 METHOD_NAMES = {"rnn": "RNN", "naive": "Naive (last value)", "seasonal_naive": "Seasonal naive",
                 "drift": "Drift", "ets": "ETS (statsmodels)", "arima": "ARIMA (statsmodels)"}
+
+
+def trained_series():
+    """Names of the series that active forecasters trained in the admin on an uploaded CSV forecast."""
+    from ml.forecast.data import BUILTIN
+
+    return sorted(name for name in shipped_models() if name not in BUILTIN)
 
 
 def shipped_models():
@@ -24,7 +30,10 @@ def shipped_models():
 
 def series_rows():
     """The page's series picker: every bundled series, with its shipped models (which answer at once)."""
+    from .forms import SERIES
+
     shipped = shipped_models()
+    listed = SERIES + [(name, f"{name} (trained in the admin)", "an uploaded series") for name in trained_series()]
     return [{"name": name, "title": title, "blurb": blurb, "models": shipped.get(name, []),
              "default_horizon": min((m["horizon"] for m in shipped.get(name, [])), default=12)}
-            for name, title, blurb in SERIES]
+            for name, title, blurb in listed]

@@ -3,17 +3,19 @@ inference queue, waited for briefly); anything else, an uploaded series included
 the training queue within FORECAST_TRAIN_SECONDS, judged on the same rolling-origin backtest as the shipped ones.
 """
 import functools
+import json
 import shutil
 from pathlib import Path
 
 from django.conf import settings
 from django.core.files.base import ContentFile
 
+from ml.forecast.data import BUILTIN
 from webapp.jobs import services as jobs
 from webapp.jobs.models import Job
 from webapp.registry.loader import ModelUnavailable, get_model
 from webapp.registry.models import ModelVersion
-from webapp.registry.services import active_versions
+from webapp.registry.services import active_versions, resolve_path, version_json
 
 WAIT_SECONDS = 5
 # The statsmodels baselines refit on every request that trains; past this many points they would outlast the
@@ -39,6 +41,9 @@ def request(params, *, upload=None, owner=None, session_key="", wait=WAIT_SECOND
     version = None
     if upload is None:
         version = shipped_version(params["series"], params["cell"], params["horizon"])
+        if version is None and params["series"] not in BUILTIN:
+            raise jobs.JobError(f"Horizon: the models of '{params['series']}' do not forecast {params['horizon']} "
+                                f"steps with a {params['cell'].upper()} cell; see the page for what they do.")
     params = {**params, "mode": "shipped" if version else "train"}
     job = jobs.create_job(Job.Kind.FORECAST, params, input_file=upload, owner=owner, session_key=session_key,
                           model_version=version, queue=None if version else "training")
@@ -57,6 +62,20 @@ def builtin_series(name):
     from ml.forecast.data import builtin
 
     return builtin(name)
+
+
+@functools.lru_cache(maxsize=16)
+def _model_series(directory, name):
+    from ml.forecast.data import BUILTIN, model_series
+
+    if name in BUILTIN and not (Path(directory) / "series.csv").exists():
+        return builtin_series(name)
+    return model_series(directory, json.loads((Path(directory) / "config.json").read_text()))
+
+
+def version_series(version):
+    """The series a forecaster version forecasts: a bundled one, or the CSV it was trained on (kept with it)."""
+    return _model_series(str(resolve_path(version)), (version.config.get("series") or {}).get("name", ""))
 
 
 def forecast(job, ctx):
@@ -78,15 +97,15 @@ def forecast_shipped(job):
 
 
 def answer_shipped(version, forecaster, horizon):
-    """A shipped model's answer: its forecast from the end of its own series, the rules' forecasts, and the
-    backtest and statsmodels forecasts it stored when it was recorded."""
+    """A shipped (or admin-trained) model's answer: its forecast from the end of its own series, the rules'
+    forecasts, and the backtest and statsmodels forecasts it stored when it was recorded."""
     from ml.forecast.report import report
 
-    metrics = version.metrics or {}
-    answer = report(builtin_series(forecaster.config["series"]["name"]), forecaster, horizon,
-                    backtest=metrics.get("backtest"), statsmodels_forecasts=metrics.get("end_forecasts"))
+    metrics = version_json(version, "metrics.json")
+    answer = report(version_series(version), forecaster, horizon, backtest=metrics.get("backtest"),
+                    statsmodels_forecasts=metrics.get("end_forecasts"))
     answer["model"] = {"slot": version.slot, "label": version.label, "version": version.version,
-                       "trained": "shipped", "trained_seconds": metrics.get("elapsed_s")}
+                       "trained": version.source, "trained_seconds": metrics.get("elapsed_s")}
     return answer
 
 

@@ -6,6 +6,7 @@ from django.views.decorators.http import require_POST
 
 from webapp.jobs.api import ApiError, ensure_session, first_error, job_payload, job_response, json_body, rate_limited
 from webapp.jobs.models import Job
+from webapp.jobs.services import JobError
 
 from . import forms, pages, services
 
@@ -69,6 +70,8 @@ def forecast_api(request):
                                session_key=request.session.session_key or "")
     except ApiError as exc:
         return exc.response()
+    except JobError as exc:
+        return ApiError(str(exc), field="horizon").response()
     if job.input.get("mode") == "train":
         return JsonResponse({**job_payload(job, request), "page_url": _page_url(job, request)}, status=202)
     return job_response(job, request, _answer)

@@ -9,7 +9,8 @@ from django.utils.html import format_html
 from webapp.jobs import services as jobs
 
 from . import services
-from .forms import (CAPTION_FIELDSETS, START_FIELDSETS, TRANSLATE_FIELDSETS, DatasetForm, StartCaptionRunForm,
+from .forms import (CAPTION_FIELDSETS, FORECAST_FIELDSETS, START_FIELDSETS, TRANSLATE_FIELDSETS, DatasetForm,
+                    StartCaptionRunForm, StartForecastRunForm,
                     StartRunForm, StartTranslateRunForm, form_sections)
 from .models import Dataset, TrainingRun
 
@@ -57,6 +58,8 @@ class TrainingRunAdmin(admin.ModelAdmin):
     def cell(self, obj):
         if obj.kind == "translate":
             return f"translator ({'attention' if obj.params.get('attention') != 'none' else 'no attention'})"
+        if obj.kind == "forecast":
+            return f"forecaster ({obj.params.get('cell', 'lstm')}, {obj.params.get('horizon')} steps)"
         return obj.params.get("cell") if obj.kind == "lm" else "captioner"
 
     @admin.display(description="Status")
@@ -75,6 +78,8 @@ class TrainingRunAdmin(admin.ModelAdmin):
             return "—"
         if obj.kind == "translate":
             return f"BLEU {best:.2f}"
+        if obj.kind == "forecast":
+            return f"MAE {best:.4g}"
         return f"perplexity {best:.1f}" if obj.kind == "lm" else f"score {best:.3f}"
 
     @admin.display(description="Queued", ordering="job__queued_at")
@@ -96,7 +101,8 @@ class TrainingRunAdmin(admin.ModelAdmin):
     # kind -> (start form, its sections, page title)
     START_FORMS = {"lm": (StartRunForm, START_FIELDSETS, "Train a language model"),
                    "caption": (StartCaptionRunForm, CAPTION_FIELDSETS, "Train an image captioner"),
-                   "translate": (StartTranslateRunForm, TRANSLATE_FIELDSETS, "Train a translator")}
+                   "translate": (StartTranslateRunForm, TRANSLATE_FIELDSETS, "Train a translator"),
+                   "forecast": (StartForecastRunForm, FORECAST_FIELDSETS, "Train a forecaster")}
 
     @classmethod
     def _start_form(cls, request, data):

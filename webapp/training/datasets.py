@@ -143,6 +143,8 @@ def inspect_upload(kind, name, data, target=None):
     suffix = Path(name).suffix.lower()
     if kind == "parallel":
         return inspect_parallel(name, data, target)
+    if kind == "series":
+        return inspect_series(name, data)
     if target is not None:
         raise DatasetInvalid("A second file is only for parallel text (translation) datasets.")
     if kind == "text":
@@ -226,3 +228,23 @@ def inspect_parallel(name, data, target=None):
             "target_words": sum(len(t.split()) for _, t in pairs),
             "examples": [{"source": s, "target": t} for s, t in pairs[:3]],
             "split": "the last 10 % of pairs (at most 500) validate, the rest train"}
+
+
+# ---- time series (forecasting) -------------------------------------------------------------------------------
+
+def inspect_series(name, data):
+    """A .csv with a date or position column and one numeric column (ml.forecast.data.read_csv's rules: no
+    missing values, dates in order and not repeated, 30 to 100,000 points, at most 5 MB) -> report."""
+    from ml.forecast.data import SeriesError, read_csv
+
+    if Path(name).suffix.lower() not in (".csv", ".txt"):
+        raise DatasetInvalid("A time series is a .csv file: a header line, a date (or position) column and a numeric "
+                             "column.")
+    try:
+        series = read_csv(data, name=Path(name).stem)
+    except SeriesError as exc:
+        message = str(exc).replace("name one as the column", "keep only the one to forecast beside the dates")
+        raise DatasetInvalid(message[0].upper() + message[1:] + ".") from None
+    return {"kind": "series", "points": len(series), "column": series.title, "frequency": series.frequency or "?",
+            "season": series.season, "first": series.index[0], "last": series.index[-1],
+            "split": "the last 20 % tests, the 15 % before it validates, the rest trains"}

@@ -2,6 +2,8 @@
 from django import forms
 from django.core.validators import RegexValidator
 
+from webapp.forecast.forms import SERIES as FORECAST_SERIES
+
 from .datasets import DatasetInvalid, inspect_caption_folder, inspect_upload
 from .models import Dataset
 from .services import data_roots
@@ -208,6 +210,7 @@ class StartTranslateRunForm(forms.Form):
     dropout = forms.FloatField(min_value=0, max_value=0.9, initial=0.3)
     label_smoothing = forms.FloatField(min_value=0, max_value=0.5, initial=0.1)
     subword_alpha = forms.FloatField(label="Subword sampling (alpha, 0 = off)", min_value=0, max_value=1, initial=0,
+                                     required=False,
                                      help_text="Cut each sentence differently every epoch; smaller alpha cuts more "
                                                "freely (0.3 is mild, 0.1 strong).")
     batch_size = forms.IntegerField(label="Sentence pairs per batch", min_value=1, max_value=1024, initial=128)
@@ -234,9 +237,53 @@ class StartTranslateRunForm(forms.Form):
         return data
 
     def params(self):
-        values = {k: v for k, v in self.cleaned_data.items() if k not in self.RUN_FIELDS}
+        values = {k: v for k, v in self.cleaned_data.items() if k not in self.RUN_FIELDS and v is not None}
         values["target"] = self.cleaned_data["slot"].split("-")[1]
         return values
+
+
+class StartForecastRunForm(forms.Form):
+    """The options of ml.forecast.train.ForecastConfig (same names) for a forecaster run."""
+
+    label = forms.CharField(max_length=120, initial="Atmospheric CO2 · GRU")
+    slot = forms.SlugField(max_length=64, initial="co2-gru", help_text="'<series>-<cell>': 'co2-lstm' offers a new "
+                           "version of the demo's CO2 model; a slot of an uploaded series' name serves it on the "
+                           "forecast page.")
+    corpus = forms.ChoiceField(label="Series", initial="co2", choices=[
+        *((name, title) for name, title, _ in FORECAST_SERIES), ("dataset", "An uploaded time series dataset")])
+    dataset = forms.ModelChoiceField(queryset=Dataset.objects.filter(kind=Dataset.Kind.SERIES), required=False)
+    column = forms.CharField(required=False, max_length=100, help_text="The dataset's value column (default: its "
+                                                                       "only numeric one).")
+    horizon = forms.IntegerField(label="Horizon (steps forecast at once)", min_value=1, max_value=365, initial=52)
+    season = forms.IntegerField(label="Season (steps; -1 = the series' own, 0 = none)", min_value=-1,
+                                max_value=1000, initial=-1)
+    cell = forms.ChoiceField(choices=[("lstm", "LSTM"), ("gru", "GRU"), ("rnn", "Vanilla RNN")], initial="gru")
+    hidden = forms.IntegerField(label="Hidden units", min_value=1, max_value=1024, initial=64)
+    layers = forms.IntegerField(min_value=1, max_value=4, initial=1)
+    context = forms.IntegerField(label="Context (past steps read; 0 = two seasons or twice the horizon)",
+                                 min_value=0, max_value=2000, initial=0)
+    dropout = forms.FloatField(min_value=0, max_value=0.9, initial=0.1)
+    weight_decay = forms.FloatField(min_value=0, max_value=1, initial=1e-4)
+    batch_size = forms.IntegerField(label="Windows per batch", min_value=1, max_value=4096, initial=64)
+    lr = forms.FloatField(label="Learning rate", min_value=1e-6, max_value=1, initial=3e-3)
+    clip = forms.FloatField(label="Gradient clipping (max norm)", min_value=0.01, max_value=100, initial=1.0)
+    epochs = forms.IntegerField(label="Epochs", min_value=1, max_value=5000, initial=300)
+    patience = forms.IntegerField(label="Early-stopping patience (epochs)", min_value=1, max_value=1000, initial=30)
+    time_budget_min = forms.FloatField(label="Time budget (minutes, 0 = none)", min_value=0, max_value=24 * 60,
+                                       initial=2)
+    threads = forms.IntegerField(label="CPU threads (0 = all)", min_value=0, max_value=64, initial=1)
+    seed = forms.IntegerField(min_value=0, max_value=2**31 - 1, initial=0)
+
+    RUN_FIELDS = ("label", "slot", "corpus", "dataset")
+
+    def clean(self):
+        data = super().clean()
+        if data.get("corpus") == "dataset" and not data.get("dataset"):
+            self.add_error("dataset", "Choose the uploaded time series dataset to train on.")
+        return data
+
+    def params(self):
+        return {k: v for k, v in self.cleaned_data.items() if k not in self.RUN_FIELDS}
 
 
 # The start forms show what most runs change (data, size, epochs, time budget) and fold the rest into
@@ -276,6 +323,15 @@ def form_sections(form, fieldsets):
         sections.append({"title": title, "fields": fields, "folded": folded, "open": not folded or has_errors,
                          "id": f"section-{slug}"})
     return sections
+
+FORECAST_FIELDSETS = [
+    ("What to train", ["label", "slot", "corpus", "dataset", "column"], False),
+    ("Network and length", ["cell", "hidden", "horizon", "epochs", "time_budget_min"], False),
+    ("Advanced: optimisation", ["batch_size", "lr", "weight_decay", "clip", "patience"], True),
+    ("Advanced: regularisation", ["dropout"], True),
+    ("Advanced: architecture details", ["layers", "context", "season"], True),
+    ("Advanced: machine", ["threads", "seed"], True),
+]
 
 TRANSLATE_FIELDSETS = [
     ("What to train", ["label", "slot", "corpus", "dataset"], False),

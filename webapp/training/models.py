@@ -8,13 +8,15 @@ class Dataset(models.Model):
         TEXT = "text", "Text corpus (language model)"
         CAPTIONS = "captions", "Captioned images"
         PARALLEL = "parallel", "Parallel text (translation)"
+        SERIES = "series", "Time series (forecasting)"
 
     name = models.CharField(max_length=120)
     kind = models.CharField(max_length=16, choices=Kind.choices, default=Kind.TEXT)
     file = models.FileField(upload_to="datasets/%Y/%m/", blank=True,
                             help_text="A UTF-8 .txt corpus, a .zip of images with captions.txt / "
                                       "Flickr8k.token.txt / dataset_*.json, or parallel text: a .tsv of "
-                                      "English<TAB>translation lines, or the English side of two aligned files.")
+                                      "English<TAB>translation lines, or the English side of two aligned files, or a time "
+                                      "series as a .csv (a date or position column and a numeric column).")
     target_file = models.FileField(upload_to="datasets/%Y/%m/", blank=True,
                                    help_text="Parallel text as two files: the translations, line N translating "
                                              "line N of the English file.")

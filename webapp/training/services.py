@@ -76,7 +76,7 @@ def corpus_spec(run):
 
 @transaction.atomic
 def start_run(*, params, slot, label, corpus="dataset", dataset=None, user=None, queue=None, kind="lm"):
-    """Queue a training run (kind 'lm', 'caption' or 'translate') on the `training` queue (or another, e.g. a GPU
+    """Queue a training run (kind 'lm', 'caption', 'translate' or 'forecast') on the `training` queue (or another, e.g. a GPU
     machine's)."""
     if kind == "caption":
         if dataset is None or dataset.kind != Dataset.Kind.CAPTIONS:
@@ -87,6 +87,14 @@ def start_run(*, params, slot, label, corpus="dataset", dataset=None, user=None,
             raise DatasetInvalid("Choose a parallel text dataset, or the Multi30k corpus.")
         if corpus not in ("dataset", "multi30k"):
             raise DatasetInvalid("A translator trains on Multi30k or an uploaded parallel text dataset.")
+    elif kind == "forecast":
+        from ml.forecast.data import BUILTIN
+
+        if corpus == "dataset" and (dataset is None or dataset.kind != Dataset.Kind.SERIES):
+            raise DatasetInvalid("Choose a time series dataset, or one of the bundled series.")
+        if corpus != "dataset" and corpus not in BUILTIN:
+            raise DatasetInvalid(f"A forecaster trains on a bundled series ({', '.join(BUILTIN)}) or an uploaded "
+                                 "time series dataset.")
     elif corpus == "dataset" and (dataset is None or dataset.kind != Dataset.Kind.TEXT):
         raise DatasetInvalid("Choose a text dataset, or the PTB, Shakespeare or Wikipedia corpus.")
     job = jobs.create_job(Job.Kind.TRAIN, {"params": params, "slot": slot, "kind": kind}, owner=user, queue=queue)
@@ -115,6 +123,9 @@ def command_for(run):
     if run.kind == "translate":
         return (f"python manage.py train_translator {translate_data_options(run)} {options} --slot {run.slot} "
                 f"--label {shlex.quote(run.label)} {where}")
+    if run.kind == "forecast":
+        return (f"python manage.py train_forecaster {forecast_data_options(run)} {options} --slot {run.slot} "
+                f"--label {shlex.quote(run.label)} {where}")
     if run.kind == "caption":
         return (f"python manage.py train_captioner --data-dir {shlex.quote(run.dataset.folder)} {options} "
                 f"--train-split {split_file_for(run, 'train')} --val-split {split_file_for(run, 'val')} {where}")
@@ -139,9 +150,15 @@ class ProgressRecorder:
             self.latest["fraction"] = min(1.0, event.get("step", 0) / event["total_steps"])
         if event.get("valid_ppl"):
             self.latest["valid_ppl"] = event["valid_ppl"]
-        if isinstance(event.get("val"), dict):  # captioner and translator: validation scores after each epoch
-            self.latest.update({f"val_{k}": event["val"][k] for k in ("bleu4", "cider", "bleu", "chrf")
+        if isinstance(event.get("val"), dict):  # captioner, translator, forecaster: validation after each epoch
+            self.latest.update({f"val_{k}": event["val"][k] for k in ("bleu4", "cider", "bleu", "chrf", "mae")
                                 if k in event["val"]})
+        if event.get("event") == "epoch" and not event.get("total_steps"):
+            # A forecaster's epochs are seconds long and early stopping ends it: the time budget is its scale.
+            self.latest.update({k: event[k] for k in ("epoch", "step", "elapsed_s") if event.get(k) is not None})
+            budget = (self.run.params.get("time_budget_min") or 0) * 60
+            if budget and event.get("elapsed_s") is not None:
+                self.latest["fraction"] = min(0.99, event["elapsed_s"] / budget)
         if event.get("event") == "done" and event.get("status") in ("finished", "early_stopped", "target_reached"):
             self.latest["fraction"] = 1.0
         line = self.log_line(event)
@@ -156,6 +173,10 @@ class ProgressRecorder:
     def log_line(event):
         stamp = time.strftime("%H:%M:%S")
         kind = event.get("event")
+        if kind == "epoch" and isinstance(event.get("val"), dict) and "mae" in event["val"]:
+            val = event["val"]
+            return (f"{stamp} epoch {event['epoch']} done: validation MAE {val['mae']:.4g}, interval holds "
+                    f"{val['coverage']:.0%} (best MAE {event['best']:.4g})")
         if kind == "epoch" and isinstance(event.get("val"), dict) and "bleu" in event["val"]:
             val = event["val"]
             return (f"{stamp} epoch {event['epoch']} done: validation BLEU {val['bleu']:.2f}, chrF {val['chrf']:.2f} "
@@ -285,6 +306,25 @@ def translate_task(run):
     return checked_config(TranslateConfig, {**values, **run_settings(run)}), train
 
 
+def forecast_data_options(run) -> str:
+    """A forecaster run's series: a bundled one by name, or the dataset's CSV."""
+    if run.corpus == "dataset":
+        return f"--csv {shlex.quote(run.dataset.file.path)}"
+    return f"--series {run.corpus}"
+
+
+def forecast_task(run):
+    from ml.forecast.evaluate import train_and_record
+    from ml.forecast.train import ForecastConfig
+
+    values = {"log_every": 10, **run.params, "slot": run.slot, "label": run.label}
+    if run.corpus == "dataset":
+        values["csv"] = run.dataset.file.path
+    else:
+        values["series"] = run.corpus
+    return checked_config(ForecastConfig, {**values, **run_settings(run)}), train_and_record
+
+
 def checked_config(config_class, values):
     try:
         return config_class.from_dict(values).validate()
@@ -292,7 +332,7 @@ def checked_config(config_class, values):
         raise jobs.JobError(f"Bad hyper-parameters: {exc}") from None
 
 
-TASKS = {"lm": lm_task, "caption": caption_task, "translate": translate_task}  # kind -> (config, train)
+TASKS = {"lm": lm_task, "caption": caption_task, "translate": translate_task, "forecast": forecast_task}  # kind -> (config, train)
 
 
 # --- How long will a run take? -------------------------------------------------------------------------------
@@ -479,6 +519,14 @@ def estimate_duration(kind, values):
         amount = f"{_plural(images, 'image')} × {_plural(epochs, 'epoch')} at ~{speed:.1f} images/s"
         if values.get("scst_epochs"):
             basis += "; self-critical epochs counted at the cross-entropy pace"
+    elif kind == "forecast":
+        budget = values.get("time_budget_min") or 0
+        if not budget:
+            return {"seconds": None, "text": "Early stopping ends most forecaster runs within a minute or two; set a "
+                                             "time budget to bound it."}
+        return {"seconds": budget * 60, "text": f"At most {_minutes(budget * 60)} (the time budget; early stopping "
+                                                f"usually ends it sooner), then a backtest of a few seconds to a "
+                                                f"few minutes against ARIMA and ETS."}
     elif kind == "translate":
         pairs = translate_train_pairs(values.get("corpus"), values.get("dataset"))
         epochs = values.get("epochs") or 0

@@ -72,35 +72,13 @@ class Command(BaseCommand):
                 shutil.rmtree(run_dir, ignore_errors=True)
 
     def backtest_model(self, opts, methods) -> dict:
-        import time
-
         import torch
 
-        from ml.forecast.data import Split, builtin
-        from ml.forecast.evaluate import backtest
-        from ml.forecast.forecaster import Forecaster, predict
+        from ml.forecast.evaluate import backtest_model, record
 
         if opts["threads"]:
             torch.set_num_threads(opts["threads"])
-        started = time.perf_counter()
-        forecaster = Forecaster.from_dir(opts["model"])
-        meta = forecaster.config["series"]
-        series = builtin(meta["name"])
-        result = backtest(series.values, Split(**forecaster.config["split"]), forecaster.horizon, meta["season"],
-                          lambda values, origins: predict(forecaster.model, values, origins, forecaster.scale),
-                          methods=methods, coverage=forecaster.model.cfg.coverage)
-        result["seconds"] = round(time.perf_counter() - started, 1)
-        if opts["record"]:
-            path = Path(opts["model"]) / "metrics.json"
-            metrics = json.loads(path.read_text()) if path.exists() else {}
-            metrics["backtest"] = result
-            # The page draws ETS and ARIMA from the series' end too; they take too long to fit per request.
-            from ml.forecast.report import statsmodels_forecasts
-            metrics["end_forecasts"] = statsmodels_forecasts(
-                series, forecaster.horizon, [m for m in methods if m in ("ets", "arima")],
-                forecaster.model.cfg.coverage)
-            path.write_text(json.dumps(metrics, indent=2))
-        return result
+        return record(opts["model"], methods) if opts["record"] else backtest_model(opts["model"], methods)
 
 
 def _tmp_dir() -> str:
