@@ -64,7 +64,8 @@
                      ["mase", fmt(s.mase)],
                      ["coverage", s.coverage == null ? "—" : `${Math.round(s.coverage * 100)} %`],
                      ["direction", d.accuracy == null ? (method === "naive" ? "no call" : "—")
-                       : `${(d.accuracy * 100).toFixed(1)} % (up: ${(d.always_up * 100).toFixed(1)} %, p = ${fmt(d.p_value, 2)})`]];
+                       : `${(d.accuracy * 100).toFixed(1)} % (up: ${(d.always_up * 100).toFixed(1)} %, ` +
+                         `${d.p_value < 0.001 ? "p < 0.001" : `p = ${fmt(d.p_value, 2)}`})`]];
       const row = Unroll.el("tr", {"data-method": method},
         Unroll.el("th", {scope: "row", text: method === "rnn" ? `${result.cell.toUpperCase()} (this network)` : (label[method] || method)}));
       for (const [key, text] of cells) {
@@ -147,9 +148,10 @@
 
   async function answer(response, errorBox) {
     const {status, data} = response;
-    if (status === 200) { fieldError(errorBox, ""); drawAnswer(data, data.page_url); return; }
-    if (status === 202) { fieldError(errorBox, ""); await follow(data, data.page_url); return; }
-    if (status === 422) { fieldError(errorBox, ""); showError(data.error); return; }
+    const reveal = () => $("answer").scrollIntoView({behavior: "smooth", block: "start"});
+    if (status === 200) { fieldError(errorBox, ""); drawAnswer(data, data.page_url); reveal(); return; }
+    if (status === 202) { fieldError(errorBox, ""); showProgress(data); reveal(); await follow(data, data.page_url); return; }
+    if (status === 422) { fieldError(errorBox, ""); showError(data.error); reveal(); return; }
     fieldError(errorBox, data.error || `The server answered ${status}.`);
   }
 
