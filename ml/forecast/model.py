@@ -56,8 +56,17 @@ class RecurrentForecaster(nn.Module):
                                    dropout=cfg.dropout if cfg.layers > 1 else 0.0, **extra)
         self.drop = nn.Dropout(cfg.dropout)
         self.head = nn.Linear(cfg.hidden, cfg.horizon * 3)
-        nn.init.zeros_(self.head.weight)   # start at "no change" with a modest interval: the naive forecast
+        nn.init.zeros_(self.head.weight)   # start at "no change": the naive forecast (see start_interval)
         nn.init.zeros_(self.head.bias)
+
+    @torch.no_grad()
+    def start_interval(self, below: torch.Tensor, above: torch.Tensor) -> None:
+        """Start the bounds at ``below`` / ``above`` (H,) under and over the median (positive, input units): the
+        naive forecast's own spread, so the untrained network is the naive forecast interval and all."""
+        bias = self.head.bias.view(self.cfg.horizon, 3)
+        for column, width in ((0, below), (2, above)):
+            width = width.clamp_min(1e-3)
+            bias[:, column] = width + torch.log(-torch.expm1(-width))       # softplus⁻¹(width), stable
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """x (B, L, F) -> (B, H, 3): lower, median, upper, in the units of the inputs."""

@@ -95,6 +95,9 @@ def verdict(backtest: dict, series: Series, cell: str = "rnn") -> list[str]:
             sentences.append(f"The {name} is worse than \"tomorrow = today\": its mean error is "
                              f"{(ratio - 1) * 100:.1f}% larger than the naive forecast's.")
         direction = rnn.get("direction") or {}
+        if direction.get("accuracy") is None and ratio <= 1.005:
+            sentences.append("It kept the forecast it starts from, \"no change\": nothing it learnt beat that on "
+                             "the validation years by the 3% it must, so it calls no direction either.")
         if direction.get("accuracy") is not None:
             significant = direction["p_value"] is not None and direction["p_value"] < 0.05
             sentences.append(

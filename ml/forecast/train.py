@@ -41,6 +41,7 @@ class ForecastConfig(TrainConfig):
     layers: int = 1
     dropout: float = 0.1
     coverage: float = 0.9             # the prediction interval's nominal coverage
+    min_gain: float = 0.03            # leave the naive start only for a validation MAE this share below its own
     test_share: float = 0.2           # the last part, never read in training
     val_share: float = 0.15           # of what is left: the part that chooses the epoch
     batch_size: int = 64
@@ -63,6 +64,7 @@ class ForecastConfig(TrainConfig):
             (self.context >= 0, "context must be >= 0 (0 = automatic)"),
             (0 < self.test_share < 0.5 and 0 < self.val_share < 0.5, "test_share and val_share must be in (0, 0.5)"),
             (0 <= self.dropout < 1, "dropout must be in [0, 1)"),
+            (0 <= self.min_gain < 1, "min_gain must be in [0, 1)"),
             (self.batch_size >= 1 and self.hidden >= 1 and self.layers >= 1, "sizes must be >= 1"),
         ]
         for ok, message in checks:
@@ -106,6 +108,9 @@ class Trainer:
         self.model = RecurrentForecaster(ModelConfig(horizon=cfg.horizon, context=context, cell=cfg.cell,
                                                      hidden=cfg.hidden, layers=cfg.layers, dropout=cfg.dropout,
                                                      coverage=cfg.coverage))
+        tail = (1 - cfg.coverage) / 2          # the naive forecast's errors are the training windows' changes
+        self.model.start_interval(-torch.quantile(self.targets, tail, dim=0),
+                                  torch.quantile(self.targets, 1 - tail, dim=0))
         self.optimizer = torch.optim.AdamW(self.model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
         self.state = {"epoch": 0, "step": 0, "best": None, "best_epoch": None, "bad_epochs": 0, "history": []}
         if run.resuming:
@@ -155,7 +160,10 @@ class Trainer:
         """Validate, keep the best, log -> True when early stopping triggers."""
         st = self.state
         val = self.validate()
-        improved = st["best"] is None or val["mae"] < st["best"]
+        # Epoch 0 is the naive forecast. On a price series every later epoch's "gain" over it is noise that the
+        # test years need not repeat, so the network must beat it by a margin before it is kept instead.
+        bar = st["best"] * (1 - self.cfg.min_gain) if st["best_epoch"] == 0 else st["best"]
+        improved = st["best"] is None or val["mae"] < bar
         if improved:
             st.update(best=val["mae"], best_epoch=st["epoch"], bad_epochs=0)
             metrics = {"val": val, "epoch": st["epoch"], "elapsed_s": round(self.run.elapsed_s(), 1),

@@ -85,6 +85,12 @@ class Decoder(nn.Module):
         if cfg.tie_weights:
             self.out.weight = self.embed.weight
         self.drop = nn.Dropout(cfg.dropout)
+        self.out_bf16 = None      # (weight, bias) in bf16 when serving on a CPU that multiplies bf16 natively
+
+    def serve_output_in_bf16(self) -> None:
+        """Inference only: the output layer (V x E, most of a decoding step's memory traffic) multiplies in bf16,
+        half the bytes to read per step; the log-softmax stays float32."""
+        self.out_bf16 = (self.out.weight.detach().to(torch.bfloat16), self.out.bias.detach().to(torch.bfloat16))
 
     def start(self, memory: torch.Tensor, summary: torch.Tensor, mask: torch.Tensor) -> dict:
         """Decoder state before the first piece: {"h" (1, B, D), "feed" (B, E), "keys" (B, S, D), "memory",
@@ -117,7 +123,11 @@ class Decoder(nn.Module):
         """states (B, T, D) -> logits (B, T, V), attentional vectors (B, T, E), weights (B, T, S) or None."""
         context, weights = self.attend(states, st)
         attentional = torch.tanh(self.combine(torch.cat([context, states], dim=-1)))
-        return self.out(self.drop(attentional)), attentional, weights
+        if self.out_bf16 is not None and not self.training:
+            logits = F.linear(attentional.to(torch.bfloat16), *self.out_bf16).float()
+        else:
+            logits = self.out(self.drop(attentional))
+        return logits, attentional, weights
 
     def forward(self, y: torch.Tensor, st: dict) -> tuple[torch.Tensor, torch.Tensor | None]:
         """Teacher forcing: decoder inputs y (B, T) -> logits (B, T, V), weights (B, T, S) or None."""

@@ -280,3 +280,16 @@ def test_the_length_needed_for_a_horizon_is_named():
     assert long_enough(480, 12, 12) and not long_enough(40, 12, 12)
     with pytest.raises(SeriesError, match=r"too few for a 12-step horizon.*at least \d+ points"):
         check_length(40, 12, 12)
+
+
+def test_on_a_random_walk_the_network_stays_the_naive_forecast(tmp_path):
+    """Nothing in a random walk can be learnt: the run keeps its untrained start (epoch 0, exactly "no change")
+    because no later epoch beats it on validation by the required margin."""
+    rng = np.random.default_rng(3)
+    values = 100 + np.cumsum(rng.standard_normal(1500))
+    path = write_csv(tmp_path / "walk.csv", values, freq="D", header=("day", "close"))
+    done = train(ForecastConfig(csv=str(path), horizon=1, season=0, epochs=40, patience=15, threads=1,
+                                time_budget_min=0.5, run_dir=str(tmp_path / "run")))
+    assert done["best_epoch"] == 0
+    forecaster = Forecaster.from_dir(done["best_dir"])
+    assert forecaster.forecast(values, 1)["median"] == pytest.approx([values[-1]], abs=1e-6)

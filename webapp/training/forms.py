@@ -269,6 +269,9 @@ class StartForecastRunForm(forms.Form):
     clip = forms.FloatField(label="Gradient clipping (max norm)", min_value=0.01, max_value=100, initial=1.0)
     epochs = forms.IntegerField(label="Epochs", min_value=1, max_value=5000, initial=300)
     patience = forms.IntegerField(label="Early-stopping patience (epochs)", min_value=1, max_value=1000, initial=30)
+    min_gain = forms.FloatField(label="Least validation gain over naive", min_value=0, max_value=0.99, initial=0.03,
+                                help_text="The network replaces the naive forecast it starts as only when its "
+                                          "validation error is this share lower (0.03 = 3 %).")
     time_budget_min = forms.FloatField(label="Time budget (minutes, 0 = none)", min_value=0, max_value=24 * 60,
                                        initial=2)
     threads = forms.IntegerField(label="CPU threads (0 = all)", min_value=0, max_value=64, initial=1)
@@ -327,7 +330,7 @@ def form_sections(form, fieldsets):
 FORECAST_FIELDSETS = [
     ("What to train", ["label", "slot", "corpus", "dataset", "column"], False),
     ("Network and length", ["cell", "hidden", "horizon", "epochs", "time_budget_min"], False),
-    ("Advanced: optimisation", ["batch_size", "lr", "weight_decay", "clip", "patience"], True),
+    ("Advanced: optimisation", ["batch_size", "lr", "weight_decay", "clip", "patience", "min_gain"], True),
     ("Advanced: regularisation", ["dropout"], True),
     ("Advanced: architecture details", ["layers", "context", "season"], True),
     ("Advanced: machine", ["threads", "seed"], True),
