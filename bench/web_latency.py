@@ -114,6 +114,23 @@ def a_jpeg():
     return out.getvalue()
 
 
+def optional(key, name, request, n):
+    """Time ``request()`` n times after a warm-up, if the stack serves it (a model may not be installed)."""
+    try:
+        for _ in range(5):
+            request()
+    except AssertionError as exc:
+        print(f"{key}: skipped ({str(exc)[:200]})")
+        return {}
+    timings, runs = [], []
+    for _ in range(n):
+        start = time.perf_counter()
+        body = request()
+        timings.append(time.perf_counter() - start)
+        runs.append(body["timings"]["run_seconds"])
+    return {key: report(name, timings), f"{key}_run": report("  of which: worker run", runs)}
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--url", help="measure this running server instead of starting one")
@@ -155,35 +172,9 @@ def main():
                    "next_word_queue": report("  of which: row -> worker", waits),
                    "next_word_run": report("  of which: worker run", runs)}
 
-        try:
-            for _ in range(10):
-                translate(client)
-        except AssertionError as exc:
-            print(f"translate: skipped ({exc})")
-        else:
-            timings, runs = [], []
-            for _ in range(args.n):
-                start = time.perf_counter()
-                body = translate(client)
-                timings.append(time.perf_counter() - start)
-                runs.append(body["timings"]["run_seconds"])
-            results["translate"] = report("translate (13 words, beam 5)", timings)
-            results["translate_run"] = report("  of which: worker run", runs)
-
-        try:
-            for _ in range(5):
-                forecast(client)
-        except AssertionError as exc:
-            print(f"forecast: skipped ({str(exc)[:200]})")
-        else:
-            timings, runs = [], []
-            for _ in range(args.n):
-                start = time.perf_counter()
-                body = forecast(client)
-                timings.append(time.perf_counter() - start)
-                runs.append(body["timings"]["run_seconds"])
-            results["forecast"] = report("forecast (CO2, 30 steps)", timings)
-            results["forecast_run"] = report("  of which: worker run", runs)
+        for key, name, request in (("translate", "translate (13 words, beam 5)", translate),
+                                   ("forecast", "forecast (CO2, 30 steps)", forecast)):
+            results.update(optional(key, name, lambda: request(client), args.n))
 
         timings, runs = [], []
         for _ in range(max(20, args.n // 3)):
