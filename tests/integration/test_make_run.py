@@ -70,6 +70,9 @@ def test_make_run_brings_everything_up_and_ctrl_c_stops_it_all(tmp_path):
         status, caption = post_image(f"http://127.0.0.1:{port}/api/captions", jpeg(), fields={"wait": "10"})
         assert status == 200 and caption["result"]["caption"], caption
         assert caption["timings"]["run_seconds"] < 2.0, caption["timings"]
+        status, forecast = post_json(f"http://127.0.0.1:{port}/api/forecast", {"series": "co2", "horizon": 30})
+        assert status == 200 and len(forecast["forecasts"]["rnn"]["median"]) == 30, forecast
+        assert forecast["timings"]["run_seconds"] < 0.5, forecast["timings"]     # its series read at warm-up
         after_up = (tmp_path / "make-run.log").read_text(errors="replace").split("Unroll is up on", 1)[1]
         assert "loaded and warmed" not in after_up, "a model was loaded after make run said it was up"
     finally:
