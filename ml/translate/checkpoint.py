@@ -5,7 +5,8 @@
     weights.safetensors   Seq2Seq parameters (float16 when shipped, float32 in run directories)
     config.json           {"format": "unroll-translate/1", "source": "en", "target": "de",
                            "model": ModelConfig, "decode": {"beam", "length_alpha", "block_ngram"}, "manifest"}
-    source.spm, target.spm   the two sentencepiece models (their own protobuf format)
+    source.spm, target.spm   the two sentencepiece models (their own protobuf format); a shared vocabulary
+                          (share_embeddings) is source.spm alone
     metrics.json          {"val": {...}, "test": {...}, "by_length": [...], "command", ...}
     unroll.json           manifest read by the web app's model registry: {"kind": "translate", "slot": "en-de", ...}
 
@@ -24,6 +25,11 @@ from .model import ModelConfig, Seq2Seq
 
 FORMAT = "unroll-translate/1"
 FILES = ["weights.safetensors", "config.json", "source.spm", "target.spm", "metrics.json"]
+
+
+def files_for(cfg: ModelConfig) -> list[str]:
+    """The files of a model directory: one subword model when both languages share it."""
+    return [name for name in FILES if not (cfg.share_embeddings and name == "target.spm")]
 DEFAULT_DECODE = {"beam": 5, "length_alpha": 0.6, "block_ngram": 4}
 LANGUAGE_NAMES = {"en": "English", "de": "German", "fr": "French", "cs": "Czech"}
 
@@ -59,12 +65,13 @@ def write_model_files(directory: Path, model: Seq2Seq, source_sw: Subwords, targ
                       dtype: torch.dtype = torch.float32, name: str = "") -> None:
     """The files of a model directory called ``name`` (default: the directory's own), written into the existing
     ``directory`` (often a temporary one that replaces the real one afterwards)."""
-    manifest = {**manifest, "name": name or directory.name, "files": FILES}
+    manifest = {**manifest, "name": name or directory.name, "files": files_for(model.cfg)}
     save_file(model_tensors(model, dtype), str(directory / "weights.safetensors"), metadata={"format": FORMAT})
     write_json(directory / "config.json", {"format": FORMAT, **languages, "model": model.cfg.to_dict(),
                                            "decode": {**DEFAULT_DECODE, **(decode or {})}, "manifest": manifest})
     source_sw.save(directory / "source.spm")
-    target_sw.save(directory / "target.spm")
+    if not model.cfg.share_embeddings:
+        target_sw.save(directory / "target.spm")
     write_json(directory / "metrics.json", metrics or {})
     write_json(directory / "unroll.json", manifest)
 
@@ -82,12 +89,17 @@ def save_model(directory, model: Seq2Seq, source_sw: Subwords, target_sw: Subwor
 
 def read_config(directory) -> dict:
     directory = Path(directory)
-    for name in ("weights.safetensors", "config.json", "source.spm", "target.spm"):
-        if not (directory / name).is_file():
-            raise CheckpointError(f"{directory} is not a translation model: {name} is missing")
+
+    def require(names):
+        for name in names:
+            if not (directory / name).is_file():
+                raise CheckpointError(f"{directory} is not a translation model: {name} is missing")
+
+    require(("weights.safetensors", "config.json"))
     config = read_json(directory / "config.json")
     if config.get("format") != FORMAT:
         raise CheckpointError(f"{directory}: format {config.get('format')!r} is not {FORMAT!r}")
+    require(name for name in files_for(ModelConfig(**config["model"])) if name.endswith(".spm"))
     return config
 
 
@@ -103,7 +115,8 @@ def load_model(directory) -> tuple[Seq2Seq, Subwords, Subwords, dict]:
     if set(missing) - allowed or unexpected:
         raise CheckpointError(f"{directory}: weights do not match the config (missing "
                               f"{sorted(set(missing) - allowed)}, unexpected {sorted(unexpected)})")
-    source_sw, target_sw = Subwords.load(directory / "source.spm"), Subwords.load(directory / "target.spm")
+    source_sw = Subwords.load(directory / "source.spm")
+    target_sw = source_sw if model.cfg.share_embeddings else Subwords.load(directory / "target.spm")
     if (len(source_sw), len(target_sw)) != (model.cfg.src_vocab, model.cfg.tgt_vocab):
         raise CheckpointError(f"{directory}: the subword models do not match the model's vocabularies")
     return model.eval(), source_sw, target_sw, config

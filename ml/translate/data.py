@@ -101,7 +101,7 @@ class Subwords:
     def sample(self, texts: list[str], alpha: float) -> list[list[int]]:
         """One segmentation per text drawn from the unigram model's lattice (subword regularization, Kudo
         2018): the same sentence is cut differently each epoch, so a small corpus looks larger."""
-        return self.sp.encode(texts, out_type=int, enable_sampling=True, alpha=alpha, nbest_size=-1)
+        return self.sp.encode(texts, out_type=int, enable_sampling=True, alpha=alpha, nbest_size=-1, num_threads=1)
 
     def pieces(self, ids: list[int]) -> list[str]:
         """Pieces as the page shows them: sentencepiece's word-start mark ▁ kept, so words can be rebuilt."""

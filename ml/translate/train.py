@@ -145,7 +145,7 @@ class Trainer:
         train_pairs, val_pairs = load_pairs(cfg)
         if run.resuming:
             self.source_sw = Subwords.load(run.last / "source.spm")
-            self.target_sw = Subwords.load(run.last / "target.spm")
+            self.target_sw = (self.source_sw if cfg.shared_vocab else Subwords.load(run.last / "target.spm"))
         elif cfg.shared_vocab:
             self.source_sw = self.target_sw = Subwords.train([s for pair in train_pairs for s in pair], cfg.src_vocab)
         else:
