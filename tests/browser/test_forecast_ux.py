@@ -59,6 +59,7 @@ def test_upload_a_csv_watch_it_train_and_see_its_forecast(live_server, celery_wo
     expect(page.locator("#forecast-chart .main-svg").first).to_be_visible(timeout=90_000)
     expect(page.locator("#progress")).to_be_hidden()
     expect(page.locator("#answer-model")).to_contain_text("trained for this request")
+    expect(page.locator("#answer-title")).to_have_text("monthly-sales (value)")
     expect(page.locator("#backtest-table tbody tr").first).to_contain_text("LSTM")
     screenshot(page, "forecast-upload")
     job = Job.objects.get(kind="forecast")

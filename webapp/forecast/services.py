@@ -126,6 +126,8 @@ def train_and_forecast(job, ctx):
         with job.input_file.open("rb") as f:
             csv_path.write_bytes(f.read())
         series = read_csv(csv_path.read_bytes(), column=params.get("column", ""), name=params.get("name", "upload"))
+        # The page's title: the file's name and its column ("sales (units)"), or the API's plain list of values.
+        series.title = "Your values" if params.get("name") == "values" else f"{series.name} ({series.title})"
         source = {"csv": str(csv_path), "column": params.get("column", "")}
     else:
         series = builtin_series(params["series"])
