@@ -62,8 +62,8 @@ def test_every_navigation_link_is_on_screen_on_a_phone(live_server, browser, vie
 
 def test_the_desktop_navigation_keeps_its_full_titles(live_server, page):
     page.goto(f"{live_server.url}/")
-    assert page.locator(".nav-links").inner_text().split("\n")[:4] == [
-        "Caption an image", "Guess the next word", "Translate", "Gradient lab"]
+    assert page.locator(".nav-links").inner_text().split("\n")[:5] == [
+        "Caption an image", "Guess the next word", "Translate", "Forecast", "Gradient lab"]
 
 
 # --- 7. errors: friendly pages for people, JSON for /api/ --------------------------------------------------------

@@ -21,7 +21,7 @@ def test_default_ptb_lstm_meets_its_perplexity_on_the_test_split():
     assert result["perplexity"] <= 80
 
 
-@pytest.mark.parametrize("name", ["translate-en-de", "translate-en-fr"])
+@pytest.mark.parametrize("name", ["translate-en-de", "translate-en-fr", "translate-en-de-noattn"])
 def test_shipped_translators_score_what_their_cards_say(name):
     """Issue #23: test_2016_flickr sacreBLEU at beam 5, re-measured (~25 s each) against the recorded figure."""
     from ml.translate.data import default_multi30k_dir, multi30k_pairs
