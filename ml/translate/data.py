@@ -98,11 +98,6 @@ class Subwords:
     def encode(self, text: str) -> list[int]:
         return self.sp.encode(text, out_type=int)
 
-    def sample(self, texts: list[str], alpha: float) -> list[list[int]]:
-        """One segmentation per text drawn from the unigram model's lattice (subword regularization, Kudo
-        2018): the same sentence is cut differently each epoch, so a small corpus looks larger."""
-        return self.sp.encode(texts, out_type=int, enable_sampling=True, alpha=alpha, nbest_size=-1, num_threads=1)
-
     def pieces(self, ids: list[int]) -> list[str]:
         """Pieces as the page shows them: sentencepiece's word-start mark ▁ kept, so words can be rebuilt."""
         return [self.sp.id_to_piece(i) for i in ids]
@@ -116,7 +111,6 @@ class ParallelData:
 
     def __init__(self, pairs: list[tuple[str, str]], src_sw: Subwords, tgt_sw: Subwords, max_tokens: int = 0):
         self.pairs = pairs
-        self.src_sw, self.tgt_sw = src_sw, tgt_sw
         self.src = [src_sw.encode(s) + [EOS] for s, _ in pairs]
         self.tgt = [tgt_sw.encode(t) for _, t in pairs]
         if max_tokens:    # training only: a very long pair costs a lot and teaches little
@@ -127,13 +121,6 @@ class ParallelData:
 
     def __len__(self) -> int:
         return len(self.src)
-
-    def resample(self, alpha: float, seed: int) -> None:
-        """Re-cut every pair with sampled segmentations (the same ``seed`` gives the same cuts, so a resumed
-        epoch sees the batches it started with)."""
-        spm.set_random_generator_seed(seed)
-        self.src = [ids + [EOS] for ids in self.src_sw.sample([s for s, _ in self.pairs], alpha)]
-        self.tgt = self.tgt_sw.sample([t for _, t in self.pairs], alpha)
 
     def batches(self, batch_size: int, seed: int | None = None) -> list[list[int]]:
         """Index lists of about ``batch_size`` pairs of similar source length (little padding). With a seed the

@@ -49,7 +49,6 @@ class TranslateConfig(TrainConfig):
     dropout: float = 0.3
     tie_weights: bool = True
     label_smoothing: float = 0.1
-    subword_alpha: float = 0.0        # > 0: resample each epoch's segmentations with this smoothing (0 = fixed)
     batch_size: int = 128             # sentence pairs per step, grouped by length
     max_tokens: int = 80              # training pairs longer than this (pieces) are left out
     epochs: int = 25
@@ -77,7 +76,6 @@ class TranslateConfig(TrainConfig):
             (0 <= self.dropout < 1, "dropout must be in [0, 1)"),
             (0 <= self.ema < 1, "ema must be in [0, 1)"),
             (0 <= self.label_smoothing < 1, "label_smoothing must be in [0, 1)"),
-            (0 <= self.subword_alpha <= 1, "subword_alpha must be in [0, 1]"),
         ]
         for ok, message in checks:
             if not ok:
@@ -237,8 +235,6 @@ def train(cfg: TranslateConfig, on_progress: Callable[[dict], None] | None = Non
     st = t.state
     status = None
     while st["epoch"] < cfg.epochs and status is None:
-        if cfg.subword_alpha:
-            t.train_data.resample(cfg.subword_alpha, seed=cfg.seed * 1000 + st["epoch"])
         batches = t.train_data.batches(cfg.batch_size, seed=cfg.seed * 1000 + st["epoch"])
         losses = []
         for b in range(st["step_in_epoch"], len(batches)):

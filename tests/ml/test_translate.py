@@ -136,22 +136,6 @@ def test_batches_group_lengths_and_cover_every_pair():
     assert int(lengths.max()) - int(lengths.min()) <= 4      # similar lengths, little padding
 
 
-def test_resampled_segmentations_vary_decode_to_the_same_text_and_repeat_with_the_seed():
-    pairs = toy_pairs(100)
-    sw_s, sw_t = Subwords.train([s for s, _ in pairs], 100), Subwords.train([t for _, t in pairs], 100)
-    data = ParallelData(pairs, sw_s, sw_t)
-    fixed = list(data.tgt)
-    data.resample(0.1, seed=1)
-    first = list(data.tgt)
-    assert first != fixed                                        # other cuts of the same sentences...
-    assert [sw_t.decode(ids) for ids in first] == [t for _, t in pairs]        # ...that spell the same text
-    assert all(ids[-1] == EOS for ids in data.src)
-    data.resample(0.1, seed=2)
-    assert data.tgt != first
-    data.resample(0.1, seed=1)
-    assert data.tgt == first                                     # a resumed epoch sees the cuts it started with
-
-
 def test_training_learns_the_toy_language_then_exports_float16(tmp_path):
     events = []
     result = train(config(tmp_path, epochs=6, export_dir=str(tmp_path / "export")), on_progress=events.append)

@@ -209,10 +209,6 @@ class StartTranslateRunForm(forms.Form):
     tgt_vocab = forms.IntegerField(label="Target subword pieces", min_value=100, max_value=32000, initial=8000)
     dropout = forms.FloatField(min_value=0, max_value=0.9, initial=0.3)
     label_smoothing = forms.FloatField(min_value=0, max_value=0.5, initial=0.1)
-    subword_alpha = forms.FloatField(label="Subword sampling (alpha, 0 = off)", min_value=0, max_value=1, initial=0,
-                                     required=False,
-                                     help_text="Cut each sentence differently every epoch; smaller alpha cuts more "
-                                               "freely (0.3 is mild, 0.1 strong).")
     batch_size = forms.IntegerField(label="Sentence pairs per batch", min_value=1, max_value=1024, initial=128)
     lr = forms.FloatField(label="Learning rate", min_value=1e-6, max_value=1, initial=2e-3)
     warmup_steps = forms.IntegerField(min_value=0, max_value=100000, initial=200)
@@ -340,7 +336,7 @@ TRANSLATE_FIELDSETS = [
     ("What to train", ["label", "slot", "corpus", "dataset"], False),
     ("Network and length", ["attention", "emb_dim", "enc_hidden", "dec_hidden", "epochs", "time_budget_min"], False),
     ("Advanced: optimisation", ["batch_size", "lr", "warmup_steps", "clip", "ema", "patience"], True),
-    ("Advanced: regularisation", ["dropout", "label_smoothing", "subword_alpha"], True),
+    ("Advanced: regularisation", ["dropout", "label_smoothing"], True),
     ("Advanced: architecture details", ["input_feed", "tie_weights", "shared_vocab", "src_vocab", "tgt_vocab"], True),
     ("Advanced: machine", ["threads", "bf16", "seed"], True),
 ]
