@@ -11,6 +11,7 @@ from pathlib import Path
 
 import torch
 
+from ..cpu import has_native_bf16
 from . import checkpoint
 from .data import EOS
 from .decode import beam_search
@@ -19,10 +20,13 @@ MAX_BEAM = 10
 
 
 class Translator:
-    def __init__(self, model, source_sw, target_sw, config: dict, directory: str = ""):
+    def __init__(self, model, source_sw, target_sw, config: dict, directory: str = "", bf16_output: bool | None = None):
+        """``bf16_output``: serve the output layer in bf16 (default: where the CPU multiplies bf16 natively)."""
         self.model, self.source_sw, self.target_sw, self.config = model, source_sw, target_sw, config
         self.decode = config.get("decode") or checkpoint.DEFAULT_DECODE
         self.directory = directory
+        if has_native_bf16() if bf16_output is None else bf16_output:
+            model.decoder.serve_output_in_bf16()
 
     @classmethod
     def from_dir(cls, directory: str | Path) -> "Translator":
