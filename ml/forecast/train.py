@@ -46,7 +46,7 @@ class ForecastConfig(TrainConfig):
     val_share: float = 0.15           # of what is left: the part that chooses the epoch
     batch_size: int = 64
     weight_decay: float = 1e-4
-    epochs: int = 300
+    epochs: int = 3000                # a ceiling: early stopping or the time budget ends a run first
     patience: int = 30
     lr: float = 3e-3
     clip: float = 1.0

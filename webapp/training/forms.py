@@ -263,7 +263,7 @@ class StartForecastRunForm(forms.Form):
     batch_size = forms.IntegerField(label="Windows per batch", min_value=1, max_value=4096, initial=64)
     lr = forms.FloatField(label="Learning rate", min_value=1e-6, max_value=1, initial=3e-3)
     clip = forms.FloatField(label="Gradient clipping (max norm)", min_value=0.01, max_value=100, initial=1.0)
-    epochs = forms.IntegerField(label="Epochs", min_value=1, max_value=5000, initial=300)
+    epochs = forms.IntegerField(label="Epochs", min_value=1, max_value=5000, initial=3000)
     patience = forms.IntegerField(label="Early-stopping patience (epochs)", min_value=1, max_value=1000, initial=30)
     min_gain = forms.FloatField(label="Least validation gain over naive", min_value=0, max_value=0.99, initial=0.03,
                                 help_text="The network replaces the naive forecast it starts as only when its "
