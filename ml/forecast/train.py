@@ -33,6 +33,7 @@ class ForecastConfig(TrainConfig):
     series: str = ""                  # a built-in series (ml.forecast.data.BUILTIN)...
     csv: str = ""                     # ...or a CSV file (a date or position column and a numeric column)
     column: str = ""                  # the CSV's value column (default: its only numeric one)
+    name: str = ""                    # the CSV series' name (default: the file's name without .csv)
     horizon: int = 1                  # steps forecast at once
     season: int = -1                  # steps per seasonal cycle (-1 = the series' own, 0 = none)
     context: int = 0                  # past steps the network reads (0 = two seasons or twice the horizon, >= 32)
@@ -77,7 +78,7 @@ def load_series(cfg: ForecastConfig):
     if cfg.series:
         series = builtin(cfg.series)
     else:
-        series = read_csv(Path(cfg.csv).read_bytes(), column=cfg.column, name=Path(cfg.csv).stem)
+        series = read_csv(Path(cfg.csv).read_bytes(), column=cfg.column, name=cfg.name or Path(cfg.csv).stem)
     if cfg.season >= 0:
         series.season = cfg.season
     return series

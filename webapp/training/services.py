@@ -309,8 +309,16 @@ def translate_task(run):
 def forecast_data_options(run) -> str:
     """A forecaster run's series: a bundled one by name, or the dataset's CSV."""
     if run.corpus == "dataset":
-        return f"--csv {shlex.quote(run.dataset.file.path)}"
+        return f"--csv {shlex.quote(run.dataset.file.path)} --name {series_name(run.dataset)}"
     return f"--series {run.corpus}"
+
+
+def series_name(dataset) -> str:
+    """What the forecast page and API call an uploaded series: its dataset's name as a slug (the stored file's
+    name may carry a suffix the storage added)."""
+    from django.utils.text import slugify
+
+    return slugify(dataset.name) or f"series-{dataset.pk}"
 
 
 def forecast_task(run):
@@ -319,7 +327,7 @@ def forecast_task(run):
 
     values = {"log_every": 10, **run.params, "slot": run.slot, "label": run.label}
     if run.corpus == "dataset":
-        values["csv"] = run.dataset.file.path
+        values.update(csv=run.dataset.file.path, name=series_name(run.dataset))
     else:
         values["series"] = run.corpus
     return checked_config(ForecastConfig, {**values, **run_settings(run)}), train_and_record
