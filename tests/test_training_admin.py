@@ -527,7 +527,7 @@ def test_a_good_series_dataset_is_stored_with_its_report(client, trainer):
 def forecast_form(**overrides):
     form = {"label": "Sales · GRU", "slot": "sales-gru", "corpus": "co2", "column": "", "horizon": 12, "season": -1,
             "cell": "gru", "hidden": 16, "layers": 1, "context": 0, "dropout": 0.1, "weight_decay": 1e-4,
-            "batch_size": 64, "lr": 3e-3, "clip": 1.0, "epochs": 5, "patience": 5, "min_gain": 0.03,
+            "batch_size": 64, "lr": 3e-3, "clip": 1.0, "epochs": 5, "patience": 5, "min_gain": 0.03, "ema": 0.98,
             "time_budget_min": 0.1, "threads": 1, "seed": 0}
     form.update(overrides)
     return form

@@ -10,6 +10,7 @@ network that learns nothing better on validation stays exactly as good as the na
 """
 from __future__ import annotations
 
+import copy
 import json
 import shutil
 from dataclasses import asdict, dataclass
@@ -43,6 +44,7 @@ class ForecastConfig(TrainConfig):
     dropout: float = 0.1
     coverage: float = 0.9             # the prediction interval's nominal coverage
     min_gain: float = 0.03            # leave the naive start only for a validation MAE this share below its own
+    ema: float = 0.98                 # validate and keep an exponential average of the weights (0 = off)
     test_share: float = 0.2           # the last part, never read in training
     val_share: float = 0.15           # of what is left: the part that chooses the epoch
     batch_size: int = 64
@@ -66,6 +68,7 @@ class ForecastConfig(TrainConfig):
             (0 < self.test_share < 0.5 and 0 < self.val_share < 0.5, "test_share and val_share must be in (0, 0.5)"),
             (0 <= self.dropout < 1, "dropout must be in [0, 1)"),
             (0 <= self.min_gain < 1, "min_gain must be in [0, 1)"),
+            (0 <= self.ema < 1, "ema must be in [0, 1)"),
             (self.batch_size >= 1 and self.hidden >= 1 and self.layers >= 1, "sizes must be >= 1"),
         ]
         for ok, message in checks:
@@ -95,6 +98,12 @@ def fit_origins(parts, context: int, horizon: int) -> tuple[np.ndarray, np.ndarr
     return train, val
 
 
+def ema_decay(step: int, ema: float) -> float:
+    """The averaging rate at ``step``: short at first, so the average follows the network out of its naive start
+    instead of dragging it for hundreds of steps (a small series has two or three steps an epoch)."""
+    return min(ema, (1 + step) / (10 + step))
+
+
 class Trainer:
     def __init__(self, cfg: ForecastConfig, run: Run):
         self.cfg, self.run = cfg, run
@@ -112,12 +121,20 @@ class Trainer:
         tail = (1 - cfg.coverage) / 2          # the naive forecast's errors are the training windows' changes
         self.model.start_interval(-torch.quantile(self.targets, tail, dim=0),
                                   torch.quantile(self.targets, 1 - tail, dim=0))
+        # The average of the weights over the last ~1/(1 - ema) steps is what is validated and kept: on a small,
+        # noisy series it forecasts better than the weights of any one step.
+        self.average = copy.deepcopy(self.model).eval() if cfg.ema else None
         self.optimizer = torch.optim.AdamW(self.model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
         self.state = {"epoch": 0, "step": 0, "best": None, "best_epoch": None, "bad_epochs": 0, "history": []}
         if run.resuming:
-            self.state, _ = run.load_last(self.optimizer)
+            self.state, extra = run.load_last(self.optimizer)
             model, _ = checkpoint.load_model(run.last)
             self.model.load_state_dict(model.state_dict())
+            if self.average is not None:
+                self.average.load_state_dict({**self.model.state_dict(), **(extra or {})})
+
+    def scored_model(self) -> RecurrentForecaster:
+        return self.average if self.average is not None else self.model
 
     def info(self) -> dict:
         s = self.series
@@ -130,8 +147,9 @@ class Trainer:
         return checkpoint.make_manifest(self.series.name, self.series.title, self.cfg.cell, self.cfg.slot,
                                         self.cfg.label)
 
-    def write(self, directory: Path, name: str, metrics: dict) -> None:
-        checkpoint.write_model_files(directory, self.model, self.info(), self.manifest(), metrics, name=name)
+    def write(self, directory: Path, name: str, metrics: dict, model: RecurrentForecaster | None = None) -> None:
+        checkpoint.write_model_files(directory, model or self.model, self.info(), self.manifest(), metrics,
+                                     name=name)
         if self.cfg.csv:      # the model keeps its series, so it can forecast (and be judged) without the upload
             shutil.copyfile(self.cfg.csv, directory / "series.csv")
 
@@ -146,13 +164,18 @@ class Trainer:
             loss.backward()
             torch.nn.utils.clip_grad_norm_(self.model.parameters(), self.cfg.clip)
             self.optimizer.step()
+            if self.average is not None:
+                decay = ema_decay(self.state["step"], self.cfg.ema)
+                with torch.no_grad():
+                    for mine, avg in zip(self.model.parameters(), self.average.parameters()):
+                        avg.lerp_(mine, 1 - decay)
             losses.append(loss.item())
             self.state["step"] += 1
         return float(np.mean(losses))
 
     def validate(self) -> dict:
         values = self.series.values
-        forecast = predict(self.model, values, self.val_origins, self.scale)
+        forecast = predict(self.scored_model(), values, self.val_origins, self.scale)
         truth = values[self.val_origins[:, None] + np.arange(1, self.cfg.horizon + 1)[None, :]]
         return {"mae": round(float(np.mean(np.abs(forecast.median - truth))), 6),
                 "coverage": round(float(np.mean((truth >= forecast.lower) & (truth <= forecast.upper))), 4)}
@@ -170,7 +193,7 @@ class Trainer:
             metrics = {"val": val, "epoch": st["epoch"], "elapsed_s": round(self.run.elapsed_s(), 1),
                        "command": self.cfg.command, "train_config": asdict(self.cfg)}
             with checkpoint.atomic_dir(self.run.best) as tmp:
-                self.write(tmp, "best", metrics)
+                self.write(tmp, "best", metrics, self.scored_model())
         else:
             st["bad_epochs"] += 1
         entry = {"epoch": st["epoch"], "loss": round(loss, 6) if loss == loss else None, "val": val, "elapsed_s": round(self.run.elapsed_s(), 2)}
@@ -181,8 +204,9 @@ class Trainer:
         return st["bad_epochs"] >= self.cfg.patience
 
     def save_last(self) -> None:
+        extra = {name: p.detach() for name, p in self.average.named_parameters()} if self.average else None
         self.run.save_last(lambda d: self.write(d, "last", {"history": self.state["history"]}), self.optimizer,
-                           self.state)
+                           self.state, extra)
 
 
 def train(cfg: ForecastConfig, on_progress: Callable[[dict], None] | None = None,

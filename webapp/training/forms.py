@@ -265,6 +265,8 @@ class StartForecastRunForm(forms.Form):
     clip = forms.FloatField(label="Gradient clipping (max norm)", min_value=0.01, max_value=100, initial=1.0)
     epochs = forms.IntegerField(label="Epochs", min_value=1, max_value=5000, initial=3000)
     patience = forms.IntegerField(label="Early-stopping patience (epochs)", min_value=1, max_value=1000, initial=30)
+    ema = forms.FloatField(label="Weight averaging (EMA decay, 0 = off)", min_value=0, max_value=0.9999,
+                           initial=0.98)
     min_gain = forms.FloatField(label="Least validation gain over naive", min_value=0, max_value=0.99, initial=0.03,
                                 help_text="The network replaces the naive forecast it starts as only when its "
                                           "validation error is this share lower (0.03 = 3 %).")
@@ -326,7 +328,7 @@ def form_sections(form, fieldsets):
 FORECAST_FIELDSETS = [
     ("What to train", ["label", "slot", "corpus", "dataset", "column"], False),
     ("Network and length", ["cell", "hidden", "horizon", "epochs", "time_budget_min"], False),
-    ("Advanced: optimisation", ["batch_size", "lr", "weight_decay", "clip", "patience", "min_gain"], True),
+    ("Advanced: optimisation", ["batch_size", "lr", "weight_decay", "clip", "ema", "patience", "min_gain"], True),
     ("Advanced: regularisation", ["dropout"], True),
     ("Advanced: architecture details", ["layers", "context", "season"], True),
     ("Advanced: machine", ["threads", "seed"], True),
