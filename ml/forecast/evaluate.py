@@ -107,6 +107,25 @@ def backtest(values: np.ndarray, split: Split, horizon: int, season: int, rnn_fo
             "season": season, "mase_scale": round(scale, 6)}
 
 
+# ETS carries one state per step of the season: with a long season (52 weeks) one fit takes minutes.
+ETS_MAX_SEASON = 24
+
+
+def quick_methods(season: int) -> tuple[str, ...]:
+    """The baselines worth fitting when time is short: all but ETS on a long season."""
+    return ("naive", "seasonal_naive", "drift", "arima") + (("ets",) if season <= ETS_MAX_SEASON else ())
+
+
+def backtest_forecaster(forecaster, series, methods, season: int | None = None) -> dict:
+    """backtest() of a loaded forecaster on the series it was trained on (its own split), beside ``methods``."""
+    from .forecaster import predict
+
+    return backtest(series.values, Split(**forecaster.config["split"]), forecaster.horizon,
+                    series.season if season is None else season,
+                    lambda values, origins: predict(forecaster.model, values, origins, forecaster.scale),
+                    methods=methods, coverage=forecaster.model.cfg.coverage)
+
+
 def evaluate_series(cfg, on_progress=None, methods=("naive", "seasonal_naive", "drift", "ets", "arima"),
                     should_stop=None, before_baselines=None) -> dict:
     """Train the network on ``cfg``'s series (ml.forecast.train, within ``cfg.time_budget_min``), then backtest
@@ -114,7 +133,7 @@ def evaluate_series(cfg, on_progress=None, methods=("naive", "seasonal_naive", "
     {"status": "cancelled", ...} when ``should_stop()`` ended the training. ``before_baselines()`` is called
     between the two (a progress report)."""
     from ..training.run import CANCELLED
-    from .forecaster import Forecaster, predict
+    from .forecaster import Forecaster
     from .train import load_series, train
 
     started = time.perf_counter()
@@ -126,12 +145,8 @@ def evaluate_series(cfg, on_progress=None, methods=("naive", "seasonal_naive", "
         raise ValueError(f"training ended ({done['status']}) before any epoch was validated")
     if before_baselines is not None:
         before_baselines()
-    forecaster = Forecaster.from_dir(done["best_dir"])
     series = load_series(cfg)
-    parts = Split(**forecaster.config["split"])
-    result = backtest(series.values, parts, cfg.horizon, series.season,
-                      lambda values, origins: predict(forecaster.model, values, origins, forecaster.scale),
-                      methods=methods, coverage=cfg.coverage)
+    result = backtest_forecaster(Forecaster.from_dir(done["best_dir"]), series, methods)
     result["series"] = {"name": series.name, "n": len(series), "frequency": series.frequency, "unit": series.unit}
     result["rnn_training"] = training
     result["seconds"] = round(time.perf_counter() - started, 1)
@@ -140,36 +155,38 @@ def evaluate_series(cfg, on_progress=None, methods=("naive", "seasonal_naive", "
 
 def backtest_model(model_dir, methods=("naive", "seasonal_naive", "drift", "ets", "arima")) -> dict:
     """A model directory's network and ``methods`` on the test part of the series it was trained on."""
+    return _backtest_dir(model_dir, methods)[0]
+
+
+def _backtest_dir(model_dir, methods):
+    """-> (backtest + "seconds", the loaded forecaster, its series)."""
     from .data import model_series
-    from .forecaster import Forecaster, predict
+    from .forecaster import Forecaster
 
     started = time.perf_counter()
     forecaster = Forecaster.from_dir(model_dir)
     series = model_series(model_dir, forecaster.config)
-    result = backtest(series.values, Split(**forecaster.config["split"]), forecaster.horizon,
-                      forecaster.config["series"]["season"],
-                      lambda values, origins: predict(forecaster.model, values, origins, forecaster.scale),
-                      methods=methods, coverage=forecaster.model.cfg.coverage)
+    result = backtest_forecaster(forecaster, series, methods, season=forecaster.config["series"]["season"])
     result["seconds"] = round(time.perf_counter() - started, 1)
-    return result
+    return result, forecaster, series
 
 
 def record(model_dir, methods=("naive", "seasonal_naive", "drift", "ets", "arima")) -> dict:
     """Backtest a model directory and store the result in its metrics.json ("backtest"), with the statsmodels
-    models' forecasts from the series' end ("end_forecasts") that a page draws without refitting them."""
+    models' forecasts from the series' end ("end_forecasts") that a page draws without refitting them.
+    ``methods=None``: quick_methods() for the model's season."""
     import json
     from pathlib import Path
 
-    from .data import model_series
-    from .forecaster import Forecaster
     from .report import statsmodels_forecasts
 
-    result = backtest_model(model_dir, methods)
-    forecaster = Forecaster.from_dir(model_dir)
+    if methods is None:
+        methods = quick_methods(json.loads((Path(model_dir) / "config.json").read_text())["series"]["season"])
+    result, forecaster, series = _backtest_dir(model_dir, methods)
     path = Path(model_dir) / "metrics.json"
     metrics = json.loads(path.read_text()) if path.exists() else {}
     metrics["backtest"] = result
-    metrics["end_forecasts"] = statsmodels_forecasts(model_series(model_dir, forecaster.config), forecaster.horizon,
+    metrics["end_forecasts"] = statsmodels_forecasts(series, forecaster.horizon,
                                                      [m for m in methods if m in ("ets", "arima")],
                                                      forecaster.model.cfg.coverage)
     path.write_text(json.dumps(metrics, indent=2))
@@ -177,14 +194,11 @@ def record(model_dir, methods=("naive", "seasonal_naive", "drift", "ets", "arima
 
 
 def train_and_record(cfg, on_progress=None, should_stop=None) -> dict:
-    """ml.forecast.train.train(), then, when it exported a model, that model's backtest recorded with it: what an
-    admin training run does, so a new version shows its table on the forecast page. ETS is left out for seasons
-    over 24 steps (a fit takes minutes there)."""
-    from .train import load_series, train
+    """ml.forecast.train.train(), then, when it exported a model, that model's backtest recorded with it
+    (quick_methods): what an admin training run does, so a new version shows its table on the forecast page."""
+    from .train import train
 
     done = train(cfg, on_progress=on_progress, should_stop=should_stop)
     if done.get("export_dir"):
-        season = load_series(cfg).season
-        methods = ("naive", "seasonal_naive", "drift", "arima") + (("ets",) if season <= 24 else ())
-        record(done["export_dir"], methods)
+        record(done["export_dir"], methods=None)
     return done

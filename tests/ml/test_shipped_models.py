@@ -54,19 +54,13 @@ FORECAST_BARS = {"forecast-co2-lstm": ("seasonal_naive", 0.8), "forecast-sp500-l
 def test_shipped_forecasters_backtest_as_their_cards_say(name):
     """The network's rolling-origin backtest on its series' last 20 %, re-measured (a second each) against the
     recorded one, and the bar it must clear; CO2 also within 10 % of the best statsmodels model's MAE."""
-    from ml.forecast.data import Split, builtin
-    from ml.forecast.evaluate import backtest
-    from ml.forecast.forecaster import Forecaster, predict
+    from ml.forecast.evaluate import backtest_model
 
     model_dir = MODELS / name
     if not model_dir.is_dir():
         pytest.skip(f"{name} is not shipped")
     recorded = json.loads((model_dir / "metrics.json").read_text())["backtest"]
-    forecaster = Forecaster.from_dir(model_dir)
-    series = builtin(forecaster.config["series"]["name"])
-    result = backtest(series.values, Split(**forecaster.config["split"]), forecaster.horizon, series.season,
-                      lambda values, origins: predict(forecaster.model, values, origins, forecaster.scale),
-                      methods=("naive", "seasonal_naive"))
+    result = backtest_model(model_dir, methods=("naive", "seasonal_naive"))
     assert result["n_origins"] == recorded["n_origins"]
     assert math.isclose(result["rnn"]["mae"], recorded["rnn"]["mae"], rel_tol=0.01), (result["rnn"], recorded["rnn"])
     if FORECAST_BARS[name]:

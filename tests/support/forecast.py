@@ -23,19 +23,13 @@ def csv_text(values, dates=True, start="2000-01") -> str:
 def tiny_forecaster(directory):
     """Train a small LSTM on the yearly sunspots (11 steps ahead) for a few seconds, export it as a shipped model
     and record its backtest against the rules -> the model directory."""
-    from ml.forecast.data import Split, builtin
-    from ml.forecast.evaluate import backtest
-    from ml.forecast.forecaster import Forecaster, predict
+    from ml.forecast.evaluate import backtest_model
     from ml.forecast.train import ForecastConfig, train
 
     export = directory / "forecast-sunspots-lstm"
     train(ForecastConfig(series="sunspots", horizon=11, hidden=16, epochs=20, patience=20, time_budget_min=0.1,
                          threads=1, run_dir=str(directory / "run"), export_dir=str(export)))
-    forecaster = Forecaster.from_dir(export)
-    series = builtin("sunspots")
-    result = backtest(series.values, Split(**forecaster.config["split"]), 11, series.season,
-                      lambda values, origins: predict(forecaster.model, values, origins, forecaster.scale),
-                      methods=("naive", "seasonal_naive", "drift"))
+    result = backtest_model(export, methods=("naive", "seasonal_naive", "drift"))
     metrics = json.loads((export / "metrics.json").read_text())
     (export / "metrics.json").write_text(json.dumps({**metrics, "backtest": result}))
     return export

@@ -19,10 +19,8 @@ from webapp.registry.services import active_versions, resolve_path, version_json
 
 WAIT_SECONDS = 5
 # The statsmodels baselines refit on every request that trains; past this many points they would outlast the
-# job's minute, so such a series is compared with the rules (naive, seasonal naive, drift) only. ETS carries one
-# state per step of the season: with a long one (52 weeks) a fit takes minutes, so it is left out there too.
+# job's minute, so such a series is compared with the rules (naive, seasonal naive, drift) only.
 STATSMODELS_MAX_POINTS = 3000
-ETS_MAX_SEASON = 24
 
 
 def shipped_version(series, cell, horizon):
@@ -65,17 +63,16 @@ def builtin_series(name):
 
 
 @functools.lru_cache(maxsize=16)
-def _model_series(directory, name):
-    from ml.forecast.data import BUILTIN, model_series
+def _model_series(directory):
+    from ml.forecast.data import model_series
 
-    if name in BUILTIN and not (Path(directory) / "series.csv").exists():
-        return builtin_series(name)
     return model_series(directory, json.loads((Path(directory) / "config.json").read_text()))
 
 
 def version_series(version):
-    """The series a forecaster version forecasts: a bundled one, or the CSV it was trained on (kept with it)."""
-    return _model_series(str(resolve_path(version)), (version.config.get("series") or {}).get("name", ""))
+    """The series a forecaster version forecasts: a bundled one, or the CSV it was trained on (kept with it);
+    read once per worker process."""
+    return _model_series(str(resolve_path(version)))
 
 
 def forecast(job, ctx):
@@ -112,7 +109,7 @@ def answer_shipped(version, forecaster, horizon):
 def train_and_forecast(job, ctx):
     """Train on the first 80 % (its last 15 % choosing the epoch), backtest on the last 20 %, forecast the end."""
     from ml.forecast.data import read_csv
-    from ml.forecast.evaluate import evaluate_series
+    from ml.forecast.evaluate import ETS_MAX_SEASON, evaluate_series, quick_methods
     from ml.forecast.forecaster import Forecaster
     from ml.forecast.report import report
     from ml.forecast.train import ForecastConfig
@@ -124,24 +121,22 @@ def train_and_forecast(job, ctx):
         run_dir.mkdir(parents=True, exist_ok=True)
         csv_path = run_dir / "series.csv"
         with job.input_file.open("rb") as f:
-            csv_path.write_bytes(f.read())
-        series = read_csv(csv_path.read_bytes(), column=params.get("column", ""), name=params.get("name", "upload"))
+            data = f.read()
+        csv_path.write_bytes(data)
+        series = read_csv(data, column=params.get("column", ""), name=params.get("name", "upload"))
         # The page's title: the file's name and its column ("sales (units)"), or the API's plain list of values.
         series.title = "Your values" if params.get("name") == "values" else f"{series.name} ({series.title})"
         source = {"csv": str(csv_path), "column": params.get("column", "")}
     else:
         series = builtin_series(params["series"])
         source = {"series": params["series"]}
-    methods, notes = ("naive", "seasonal_naive", "drift"), []
+    methods, notes = quick_methods(series.season), []
     if len(series) > STATSMODELS_MAX_POINTS:
+        methods = ("naive", "seasonal_naive", "drift")
         notes.append(f"ETS and ARIMA are left out: with {len(series):,} points they take longer to fit than this "
                      f"job has.")
-    else:
-        methods += ("arima",)
-        if series.season <= ETS_MAX_SEASON:
-            methods += ("ets",)
-        else:
-            notes.append(f"ETS is left out: with a season of {series.season} steps it takes minutes to fit.")
+    elif series.season > ETS_MAX_SEASON:
+        notes.append(f"ETS is left out: with a season of {series.season} steps it takes minutes to fit.")
     cfg = ForecastConfig(**source, horizon=params["horizon"], cell=params["cell"], time_budget_min=budget / 60,
                          threads=1, run_dir=str(run_dir / "run"))
 
