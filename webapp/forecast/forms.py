@@ -37,9 +37,12 @@ class ForecastForm(forms.Form):
     cell = forms.CharField(required=False)
 
     def clean_series(self):
+        series = self.cleaned_data.get("series")
+        if series in BUILTIN:        # the common case needs no look at the registry
+            return series
         from .pages import trained_series
 
-        return _text_choice("Series", [*BUILTIN, *trained_series()], "")(self.cleaned_data.get("series"))
+        return _text_choice("Series", [*BUILTIN, *trained_series()], "")(series)
 
     def clean_horizon(self):
         horizon = self.cleaned_data.get("horizon")

@@ -8,11 +8,12 @@ METHOD_NAMES = {"rnn": "RNN", "naive": "Naive (last value)", "seasonal_naive": "
                 "drift": "Drift", "ets": "ETS (statsmodels)", "arima": "ARIMA (statsmodels)"}
 
 
-def trained_series():
-    """Names of the series that active forecasters trained in the admin on an uploaded CSV forecast."""
+def trained_series(shipped=None):
+    """Names of the series that active forecasters trained in the admin on an uploaded CSV forecast
+    (``shipped``: shipped_models(), when the caller has it already)."""
     from ml.forecast.data import BUILTIN
 
-    return sorted(name for name in shipped_models() if name not in BUILTIN)
+    return sorted(name for name in (shipped if shipped is not None else shipped_models()) if name not in BUILTIN)
 
 
 def shipped_models():
@@ -33,7 +34,8 @@ def series_rows():
     from .forms import SERIES
 
     shipped = shipped_models()
-    listed = SERIES + [(name, f"{name} (trained in the admin)", "an uploaded series") for name in trained_series()]
+    listed = SERIES + [(name, f"{name} (trained in the admin)", "an uploaded series")
+                       for name in trained_series(shipped)]
     return [{"name": name, "title": title, "blurb": blurb, "models": shipped.get(name, []),
              "default_horizon": min((m["horizon"] for m in shipped.get(name, [])), default=12)}
             for name, title, blurb in listed]
