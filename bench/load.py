@@ -11,6 +11,7 @@ back: "lost" counts jobs that never finished. Prints throughput, p50/p95/p99 and
 import argparse
 import io
 import json
+import os
 import random
 import statistics
 import sys
@@ -47,12 +48,13 @@ def request(method, url, body=None, headers=None, timeout=300):
 
 
 def follow(url, deadline):
-    """Poll a job until it ends; returns its final payload or None at the deadline."""
+    """Long-poll a job until it ends; returns its final payload or None at the deadline."""
     while time.monotonic() < deadline:
-        status, job = request("GET", url)
+        status, job = request("GET", f"{url}?wait={min(10.0, max(deadline - time.monotonic(), 0.1)):.1f}")
         if status == 200 and job["status"] in ("succeeded", "failed", "cancelled"):
             return job
-        time.sleep(0.2)
+        if status != 200:
+            time.sleep(0.2)
     return None
 
 
@@ -107,14 +109,16 @@ class Client(threading.Thread):
 
     def caption(self):
         boundary = uuid.uuid4().hex
-        body = (f'--{boundary}\r\nContent-Disposition: form-data; name="image"; filename="p.jpg"\r\n'
+        # `wait`: the API answers when the caption is ready (up to 10 s), else 202 and the client long-polls.
+        body = (f'--{boundary}\r\nContent-Disposition: form-data; name="wait"\r\n\r\n10\r\n'
+                f'--{boundary}\r\nContent-Disposition: form-data; name="image"; filename="p.jpg"\r\n'
                 "Content-Type: image/jpeg\r\n\r\n").encode() + self.jpeg + f"\r\n--{boundary}--\r\n".encode()
         status, payload = request("POST", f"{self.base}/api/captions", body,
                                   {"Content-Type": f"multipart/form-data; boundary={boundary}"})
         if status not in (200, 202):
             self.results["exceptions"].append(f"caption HTTP {status}: {payload}"[:300])
             return False, None
-        job = follow(payload["url"], time.monotonic() + 300)
+        job = payload if status == 200 else follow(payload["url"], time.monotonic() + 300)
         return self.check(job, payload["url"]), payload["url"]
 
 
@@ -126,8 +130,10 @@ def summarise(name, seconds, wall):
             "p95_ms": round(percentile(ms, 95), 1), "p99_ms": round(percentile(ms, 99), 1)}
 
 
-def run_load(base, clients, seconds, model, caption_share=0.2, fault=None):
-    """`fault`: (after_seconds, callable) run once while the clients are busy, e.g. a Redis restart."""
+def run_load(base, clients, seconds, model, caption_share=0.2, fault=None, stack=None):
+    """`fault`: (after_seconds, callable) run once while the clients are busy, e.g. a Redis restart. With the
+    `stack` this script started, the report says where the CPU went during the load (not the read-back)."""
+    before = cpu_snapshot(stack)
     results = {"next_word": [], "caption": [], "errors": 0, "exceptions": [], "jobs": []}
     jpeg = jpeg_bytes()
     started = time.monotonic()
@@ -140,6 +146,7 @@ def run_load(base, clients, seconds, model, caption_share=0.2, fault=None):
     for t in threads:
         t.join(seconds + 600)
     wall = time.monotonic() - started
+    after = cpu_snapshot(stack)
     lost = [url for url in results["jobs"] if (follow(url, time.monotonic() + 60) is None)]
     return {
         "clients": clients, "seconds": round(wall, 1), "requests": len(results["next_word"]) + len(results["caption"]),
@@ -148,7 +155,19 @@ def run_load(base, clients, seconds, model, caption_share=0.2, fault=None):
         "caption": summarise("caption", results["caption"], wall),
         "first_exceptions": results["exceptions"][:5],
         "redis_restarted": bool(fault),
+        "cpu_ms_per_request": cpu_per_request(before, after, len(results["next_word"]) + len(results["caption"])),
     }
+
+
+def cpu_snapshot(stack):
+    """CPU seconds so far of this client process and, for a stack started here, of each of its processes."""
+    times = os.times()
+    return {"client": times.user + times.system, **(stack.cpu_seconds() if stack else {})}
+
+
+def cpu_per_request(before, after, requests):
+    """Where the CPU went, in milliseconds per request: the client (this script) and each server process."""
+    return {name: round(1000 * (after[name] - before.get(name, 0.0)) / max(requests, 1), 2) for name in after}
 
 
 def main():
@@ -157,7 +176,10 @@ def main():
     parser.add_argument("--clients", type=int, default=50)
     parser.add_argument("--seconds", type=float, default=60)
     parser.add_argument("--workers", type=int, default=2, help="Celery worker processes of the started stack")
+    parser.add_argument("--web-processes", type=int, default=3, help="gunicorn processes of the started stack")
+    parser.add_argument("--web-threads", type=int, default=8, help="threads per gunicorn process of the started stack")
     parser.add_argument("--model", default="ptb-lstm")
+    parser.add_argument("--caption-share", type=float, default=0.2, help="share of requests that are captions")
     parser.add_argument("--models-dir", help="checkpoint directories to register (default: the shipped models)")
     parser.add_argument("--restart-redis-at", type=float, metavar="SECONDS",
                         help="kill Redis this many seconds into the run and start it again (fault test)")
@@ -172,7 +194,8 @@ def main():
     base = args.url
     if not base:
         # A lost broker message is re-sent after JOB_RESEND_QUEUED_SECONDS; short here so a fault test is short.
-        stack = Stack(tempfile.mkdtemp(prefix="unroll-load-"), workers=args.workers, concurrency=1,
+        stack = Stack(tempfile.mkdtemp(prefix="unroll-load-"), workers=args.workers, concurrency=1, web_threads=args.web_threads,
+                      web_processes=args.web_processes,
                       models_dir=args.models_dir, env={"RATELIMIT_ENABLE": "0", "JOB_RESEND_QUEUED_SECONDS": "10",
                                                        "JOB_SWEEP_SECONDS": "2"}).start()
         base = stack.url
@@ -180,7 +203,7 @@ def main():
         parser.error("--restart-redis-at needs the stack this script starts (no --url)")
     fault = (args.restart_redis_at, stack.restart_redis) if args.restart_redis_at is not None else None
     try:
-        report = run_load(base, args.clients, args.seconds, args.model, fault=fault)
+        report = run_load(base, args.clients, args.seconds, args.model, args.caption_share, fault=fault, stack=stack)
     finally:
         if stack:
             stack.stop()
@@ -194,6 +217,7 @@ def main():
             if r["n"]:
                 print(f"  {kind:<10} n={r['n']:<6} {r['per_s']:7.2f}/s  p50 {r['p50_ms']:8.1f} ms  "
                       f"p95 {r['p95_ms']:8.1f} ms  p99 {r['p99_ms']:8.1f} ms")
+        print("  CPU ms per request:", ", ".join(f"{k} {v}" for k, v in report["cpu_ms_per_request"].items()))
         for line in report["first_exceptions"]:
             print("  !", line)
     return 0 if report["errors"] == 0 and report["lost"] == 0 else 1

@@ -13,7 +13,7 @@ from webapp import launcher  # noqa: E402
 
 
 class Stack:
-    def __init__(self, workdir, workers=1, concurrency=1, web_threads=8, models_dir=None, env=None):
+    def __init__(self, workdir, workers=1, concurrency=1, web_threads=8, models_dir=None, env=None, web_processes=3):
         self.workdir = Path(workdir)
         self.port = launcher.free_port()
         self.url = f"http://127.0.0.1:{self.port}"
@@ -26,6 +26,7 @@ class Stack:
         if models_dir:
             self.env["UNROLL_MODELS_DIR"] = str(models_dir)
         self.workers, self.concurrency, self.web_threads = workers, concurrency, web_threads
+        self.web_processes = web_processes
         self.children = []
         self.redis = None
 
@@ -43,7 +44,8 @@ class Stack:
         for i in range(self.workers):
             self.start_worker(i)
         self.web = launcher.spawn([sys.executable, "-m", "gunicorn", "webapp.wsgi", "--bind", f"127.0.0.1:{self.port}",
-                                   "--worker-class", "gthread", "--workers", "2", "--threads", str(self.web_threads),
+                                   "--worker-class", "gthread", "--workers", str(self.web_processes),
+                                   "--threads", str(self.web_threads),
                                    "--backlog", "2048", "--timeout", "120", "--log-level", "warning"],
                                   env=self.env, log=self.workdir / "web.log")
         self.children.append(("web", self.web))
@@ -79,6 +81,24 @@ class Stack:
                 pass
             time.sleep(0.5)
         raise RuntimeError(f"stack not healthy after {timeout}s; see {self.workdir}")
+
+    def cpu_seconds(self):
+        """{"web", "worker0", ..., "redis": CPU seconds (user + system) so far} of every process in each child's
+        process group (each child starts its own session, so pool processes count with their worker)."""
+        groups = {proc.pid: name for name, proc in self.children}
+        if self.redis:
+            groups[self.redis.pid] = "redis"
+        ticks = os.sysconf("SC_CLK_TCK")
+        totals = dict.fromkeys(groups.values(), 0.0)
+        for stat in Path("/proc").glob("[0-9]*/stat"):
+            try:
+                fields = stat.read_text().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            group = groups.get(int(fields[2]))  # field 5 of stat: the process group
+            if group:
+                totals[group] += (int(fields[11]) + int(fields[12])) / ticks  # utime + stime
+        return totals
 
     def stop(self):
         for name, proc in reversed(self.children):

@@ -30,6 +30,15 @@ def redis_url(tmp_path_factory):
     launcher.stop(proc, "redis")
 
 
+@pytest.fixture(autouse=True)
+def fresh_active_versions(redis_url):
+    """Tests change the database behind the registry's back (a rolled-back transaction, a flush): tell every
+    process (this one, live servers, workers) to read the active model versions again."""
+    from webapp.registry.services import new_generation
+
+    new_generation()
+
+
 def database_url(db):
     if db["ENGINE"].endswith("sqlite3"):
         return f"sqlite:///{db['NAME']}"

@@ -12,8 +12,8 @@ from webapp.jobs.models import Job
 pytestmark = pytest.mark.django_db(transaction=True)
 
 
-def make_job(**fields):
-    return Job.objects.create(kind=Job.Kind.DIAGNOSTIC, queue=private_queue(), **fields)
+def make_job(kind=Job.Kind.DIAGNOSTIC, **fields):
+    return Job.objects.create(kind=kind, queue=private_queue(), **fields)
 
 
 def private_queue():
@@ -23,11 +23,47 @@ def private_queue():
 
 def test_create_job_sends_its_id_to_the_queue():
     queue = private_queue()
-    job = services.create_job(Job.Kind.DIAGNOSTIC, {"message": "hi"}, queue=queue)
+    job = services.create_job(Job.Kind.SAMPLE, {"text": "hi"}, queue=queue)
     job.refresh_from_db()
     assert job.status == Job.Status.QUEUED
     assert job.enqueued_at is not None
-    assert broker.client().llen(queue) == 1
+    assert broker.client().llen(queue) == 1      # a Celery message
+
+
+def test_a_batched_kind_puts_its_id_on_its_queue_and_kinds_list():
+    queue = private_queue()
+    job = services.create_job(Job.Kind.DIAGNOSTIC, {"message": "hi"}, queue=queue)
+    assert broker.client().lrange(broker.batch_key(queue, Job.Kind.DIAGNOSTIC), 0, -1) == [str(job.pk).encode()]
+    assert broker.client().llen(queue) == 0
+
+
+def test_a_batch_claims_only_queued_jobs_and_stores_each_outcome_once():
+    jobs = [make_job() for _ in range(4)]
+    services.cancel(jobs[1])
+    taken = services.claim(jobs[2].pk, "other-worker")
+    claimed = services.claim_batch([j.pk for j in jobs], "w1")
+    assert sorted(j.pk for j in claimed) == sorted([jobs[0].pk, jobs[3].pk])
+    assert all(j.status == Job.Status.RUNNING and j.worker == "w1" and j.attempts == 1 for j in claimed)
+
+    # The sweeper requeued one of them meanwhile: its outcome from this worker must not land.
+    Job.objects.filter(pk=jobs[3].pk).update(status=Job.Status.QUEUED, worker="")
+    outcomes = {jobs[0].pk: (Job.Status.SUCCEEDED, {"words": ["a"]}, ""), jobs[3].pk: (Job.Status.FAILED, None, "x")}
+    stored = services.finish_batch(claimed, [outcomes[j.pk] for j in claimed])
+    assert stored == {jobs[0].pk}
+    first, requeued = Job.objects.get(pk=jobs[0].pk), Job.objects.get(pk=jobs[3].pk)
+    assert first.status == Job.Status.SUCCEEDED and first.result == {"words": ["a"]}
+    assert first.batch_size == 2 and first.finished_at is not None
+    assert requeued.status == Job.Status.QUEUED and requeued.result is None
+    assert Job.objects.get(pk=jobs[1].pk).status == Job.Status.CANCELLED
+    assert taken.worker == "other-worker" and Job.objects.get(pk=jobs[2].pk).worker == "other-worker"
+
+
+def test_a_batch_of_only_failures_stores_null_results():
+    jobs = [make_job() for _ in range(2)]
+    claimed = services.claim_batch([j.pk for j in jobs], "w1")
+    assert services.finish_batch(claimed, [(Job.Status.FAILED, None, "no")] * 2) == {j.pk for j in jobs}
+    assert all(j.status == Job.Status.FAILED and j.result is None and j.error == "no"
+               for j in Job.objects.filter(pk__in=[j.pk for j in jobs]))
 
 
 def test_unknown_kind_is_refused():
@@ -97,20 +133,21 @@ def test_fresh_running_job_is_left_alone():
 def test_queued_job_whose_message_was_lost_is_sent_again(settings):
     job = make_job(enqueued_at=timezone.now() - timedelta(seconds=settings.JOB_RESEND_QUEUED_SECONDS + 1))
     services.recover_stale_jobs()
-    assert broker.client().llen(job.queue) >= 1
+    assert str(job.pk).encode() in broker.client().lrange(broker.batch_key(job.queue, job.kind), 0, -1)
     job.refresh_from_db()
     assert job.enqueued_at > timezone.now() - timedelta(seconds=5)
 
 
-def test_enqueue_with_broker_down_keeps_the_job_queued(settings):
+@pytest.mark.parametrize("kind", [Job.Kind.SAMPLE, Job.Kind.DIAGNOSTIC])  # a Celery message; a batch list
+def test_enqueue_with_broker_down_keeps_the_job_queued(settings, kind):
     from webapp.celery import app
 
     def use_broker(url):
-        app.conf.broker_url = url
+        app.conf.broker_url = settings.REDIS_URL = url
         app._pool = None  # connection and producer pools are built lazily from broker_url
         app.amqp._producer_pool = None
 
-    job = make_job()
+    job = make_job(kind=kind)
     good = app.conf.broker_url
     use_broker("redis://127.0.0.1:1/0")
     try:

@@ -51,10 +51,10 @@ def _die_with_parent():
         pass
 
 
-def spawn(args, env=None, log=None):
+def spawn(args, env=None, log=None, cwd=ROOT):
     """Start a child in its own session (Ctrl-C reaches only us; we stop children in order)."""
     out = open(log, "ab") if log else None
-    return subprocess.Popen(args, cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT if out else None,
+    return subprocess.Popen(args, cwd=cwd, env=env, stdout=out, stderr=subprocess.STDOUT if out else None,
                             start_new_session=True, preexec_fn=_die_with_parent)
 
 
@@ -185,7 +185,7 @@ def run(port, host, concurrency):
 
         children.append(("worker", spawn(worker_command(concurrency=concurrency), env=env)))
         web = [PYTHON, "-m", "gunicorn", "webapp.wsgi", "--bind", f"{host}:{port}", "--worker-class", "gthread",
-               "--workers", env.get("WEB_WORKERS", "2"), "--threads", env.get("WEB_THREADS", "8"),
+               "--workers", env.get("WEB_WORKERS", "3"), "--threads", env.get("WEB_THREADS", "8"),
                "--timeout", "60", "--graceful-timeout", "5", "--access-logfile", str(var / "log" / "access.log")]
         children.append(("web", spawn(web, env=env)))
         print("[unroll] loading and warming the models in every worker process…", flush=True)

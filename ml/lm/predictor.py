@@ -89,6 +89,46 @@ class NextWordPredictor:
         return logp
 
     @torch.no_grad()
+    def next_log_probs_many(self, texts: list[str]) -> list:
+        """Several prompts in one forward pass: for each, its (V,) log-probabilities or the ValueError that
+        rejects it. Prompts are padded after their end (a left-to-right RNN never sees the padding of its own
+        row), and each row's distribution is read at its own last token."""
+        out, rows = [None] * len(texts), []
+        for i, text in enumerate(texts):
+            try:
+                rows.append((i, self._ids(self.tokens(text))[:, 0]))
+            except ValueError as exc:
+                out[i] = exc
+        if rows:
+            ids = torch.nn.utils.rnn.pad_sequence([seq for _, seq in rows], padding_value=self.vocab.eos_id)
+            lengths = torch.tensor([len(seq) for _, seq in rows])
+            model = self.fast_model
+            x, _ = model.features(ids, model.init_hidden(len(rows)))          # (T, B, E)
+            last = x[lengths - 1, torch.arange(len(rows))]                     # (B, E)
+            logp = torch.log_softmax(model.decoder(last).float(), dim=-1)      # (B, V)
+            for (i, _), row in zip(rows, logp):
+                out[i] = row
+        return out
+
+    def suggest_many(self, requests: list[dict]) -> list:
+        """``suggest`` (and, with "target", ``suggest_with_target``) for many prompts in one forward pass.
+
+        ``requests``: [{"text", "k", "target"?}] -> per request ``(words, target rank or None)`` or the
+        ValueError that rejects it (a bad prompt fails alone)."""
+        answers = []
+        for request, logp in zip(requests, self.next_log_probs_many([r["text"] for r in requests])):
+            try:
+                if isinstance(logp, ValueError):
+                    raise logp
+                self._check_k(request["k"])
+                logp = self._suggestable(logp)
+                target = self._rank(logp, request["target"]) if request.get("target") else None
+                answers.append((self._top_words(logp, request["k"]), target))
+            except ValueError as exc:
+                answers.append(exc)
+        return answers
+
+    @torch.no_grad()
     def suggest(self, text: str, k: int = 5, include_special: bool = False) -> list[dict]:
         """Top-k next words: [{"word": str, "prob": float}], most probable first.
 

@@ -11,15 +11,18 @@ Unroll.postJSON = async function (url, body, signal) {
   return {status: response.status, data};
 };
 
-/* Poll a job until it finishes; the server side waits for fast results, so this is only for slow ones. */
-Unroll.waitForJob = async function (url, onUpdate, {interval = 400, timeout = 120000} = {}) {
+/* Wait for a job by long polling: the server answers the moment it finishes, or after `wait` seconds with its
+   progress (then onUpdate shows it and we ask again). */
+Unroll.waitForJob = async function (url, onUpdate, {wait = onUpdate ? 1 : 10, timeout = 120000} = {}) {
   const deadline = Date.now() + timeout;
+  const poll = new URL(url, window.location.href);
   while (Date.now() < deadline) {
-    const response = await fetch(url, {headers: {"Accept": "application/json"}});
+    poll.searchParams.set("wait", String(Math.max(0.1, Math.min(wait, (deadline - Date.now()) / 1000)).toFixed(1)));
+    const response = await fetch(poll, {headers: {"Accept": "application/json"}});
     const job = await response.json();
     if (onUpdate) onUpdate(job);
     if (["succeeded", "failed", "cancelled"].includes(job.status)) return job;
-    await new Promise((resolve) => setTimeout(resolve, interval));
+    if (!response.ok) await new Promise((resolve) => setTimeout(resolve, 1000));
   }
   throw new Error("The job is taking too long; its page will show the result when it is ready.");
 };

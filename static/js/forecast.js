@@ -131,7 +131,7 @@
   async function follow(job, pageUrl) {
     showProgress(job);
     try {
-      const done = await Unroll.waitForJob(job.url, showProgress, {interval: 500, timeout: 300000});
+      const done = await Unroll.waitForJob(job.url, showProgress, {timeout: 300000});
       if (done.status === "succeeded") drawAnswer(done.result, pageUrl);
       else showError(done.error || `The job ended: ${done.status}.`);
       const status = $("job-status");

@@ -122,7 +122,7 @@
   async function follow(job) {
     showStatus(job);
     if (!FINISHED.includes(job.status)) {
-      job = await Unroll.waitForJob(job.url, showStatus, {interval: 500, timeout: 180000});
+      job = await Unroll.waitForJob(job.url, showStatus, {timeout: 180000});
     }
     showStatus(job);
     if (job.status === "succeeded") render(job);

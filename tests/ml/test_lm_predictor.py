@@ -158,3 +158,33 @@ def test_target_rank_of_a_word_the_model_cannot_say(predictor):
 def test_number_placeholder_in_a_prompt_reads_as_the_number_token(predictor):
     assert predictor.tokens("the cat [number] sat") == predictor.tokens("the cat N sat")
     assert predictor.inspect("the cat")["labels"] == ["the", "cat"]
+
+
+def test_many_prompts_in_one_pass_match_each_prompt_alone(predictor):
+    """The batched pass pads after each prompt's end; read at its own last token, every row is that prompt's
+    distribution. Exact on the float model; the int8 copy scales activations per batch, so there a probability
+    may move a little, never the top word of a clear winner."""
+    prompts = ["the cat sat on", "a dog", "the cat sat on the mat and the dog ran to", "some", "!!! ???"]
+    exact = NextWordPredictor(predictor.model, predictor.vocab, int8=False)
+    answers = exact.suggest_many([{"text": p, "k": 4} for p in prompts])
+    for prompt, answer in zip(prompts[:-1], answers):
+        words, target = answer
+        alone = exact.suggest(prompt, k=4)
+        assert [w["word"] for w in words] == [w["word"] for w in alone] and target is None
+        assert [w["prob"] for w in words] == pytest.approx([w["prob"] for w in alone], rel=1e-4)
+    assert isinstance(answers[-1], ValueError) and "punctuation" in str(answers[-1])
+
+    fast = predictor.suggest_many([{"text": p, "k": 1} for p in prompts[:-1]])
+    for prompt, (words, _) in zip(prompts, fast):
+        alone = predictor.suggest(prompt, k=2)
+        if alone[0]["prob"] > 1.5 * alone[1]["prob"]:
+            assert words[0]["word"] == alone[0]["word"]
+        assert words[0]["prob"] == pytest.approx(alone[0]["prob"], rel=0.1, abs=0.02)
+
+
+def test_a_bad_k_or_target_fails_only_its_request(predictor):
+    answers = predictor.suggest_many([{"text": "the cat", "k": 0}, {"text": "the cat", "k": 2, "target": " "},
+                                      {"text": "the cat", "k": 2, "target": "mat"}])
+    assert isinstance(answers[0], ValueError) and isinstance(answers[1], ValueError)
+    words, target = answers[2]
+    assert len(words) == 2 and target["word"] == "mat" and target["rank"] >= 1

@@ -69,6 +69,6 @@ def normalise_upload(uploaded):
     image = to_rgb(ImageOps.exif_transpose(image))
     image.thumbnail((MAX_SIDE, MAX_SIDE), Image.Resampling.LANCZOS)
     out = io.BytesIO()
-    image.save(out, "JPEG", quality=90, optimize=True)
+    image.save(out, "JPEG", quality=90)  # optimize=True saved ~5 % of bytes for a third more of the encode
     return ContentFile(out.getvalue(), name="upload.jpg"), {"original": original, "width": image.width,
                                                             "height": image.height}

@@ -1,4 +1,6 @@
 """Turn an upload into a caption job on the active captioner, and a job into a stored caption."""
+import hashlib
+
 from django.conf import settings
 
 from webapp.jobs import services as jobs
@@ -29,6 +31,13 @@ def caption(job, ctx):
     except (OSError, ValueError) as exc:
         raise jobs.JobError(f"Could not caption this image: {exc}") from None
     return {**result, "model": {"label": job.model_version.label, "version": job.model_version.version}}
+
+
+def caption_cache_key(job):
+    """The photo's bytes (as stored, re-encoded by the web) with the beam and model version."""
+    with job.input_file.open("rb") as f:
+        digest = hashlib.sha256(f.read()).hexdigest()
+    return f"{job.model_version_id}:{job.input.get('beam', 3)}:{digest}"
 
 
 def image_url(job):

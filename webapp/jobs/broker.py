@@ -6,6 +6,8 @@ from django.conf import settings
 
 JOB_CHANNEL = "unroll:job:{}"
 WORKER_KEY = "unroll:worker:{}"
+# Ids of queued jobs of one batched kind on one queue, oldest first (webapp/jobs/batching.py).
+BATCH_KEY = "unroll:batch:{}:{}"
 # The pool processes of a worker that have loaded and warmed every active model (a set of pids).
 WARM_KEY = "unroll:warm:{}"
 
@@ -21,3 +23,7 @@ def client():
 
 def job_channel(job_id):
     return JOB_CHANNEL.format(job_id)
+
+
+def batch_key(queue, kind):
+    return BATCH_KEY.format(queue, kind)

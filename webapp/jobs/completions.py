@@ -29,15 +29,32 @@ POLL_SECONDS = 1.0  # how often a waiter re-reads its row while waiting (a lost 
 RECENT = 256        # outcomes kept for a request that registers just after its job finished
 
 
+def parse_message(data):
+    """A published completion (bytes) -> {"status", "outcome"?}; a bare status sends the reader to the row."""
+    try:
+        message = json.loads(data)
+        if isinstance(message, dict):
+            return message
+    except ValueError:
+        pass
+    return {"status": data.decode(errors="replace")}
+
+
 class Waiter:
     def __init__(self, job_id):
         self.job_id = job_id
         self.event = threading.Event()
-        self.message = None
+        self.raw = None
 
-    def deliver(self, message):
-        self.message = message
+    def deliver(self, raw):
+        self.raw = raw
         self.event.set()
+
+    @property
+    def message(self):
+        """Parsed by the waiting request, not the listener: every web process hears every completion, and most
+        are for other processes' requests."""
+        return parse_message(self.raw)
 
 
 class CompletionListener:
@@ -78,19 +95,13 @@ class CompletionListener:
 
     def _dispatch(self, channel, data):
         key = channel.decode()[len(broker.JOB_CHANNEL.format("")):]
-        try:
-            message = json.loads(data)
-            if not isinstance(message, dict):
-                raise ValueError
-        except ValueError:
-            message = {"status": data.decode(errors="replace")}  # a bare status: the reader goes to the database
         with self._lock:
-            self._recent[key] = message
+            self._recent[key] = data
             while len(self._recent) > RECENT:
                 self._recent.popitem(last=False)
             waiter = self._waiters.pop(key, None)
         if waiter is not None:
-            waiter.deliver(message)
+            waiter.deliver(data)
 
     def _run(self):
         backoff = 0.2
@@ -153,6 +164,7 @@ def outcome_message(job):
             "worker": job.worker,
             "started_at": job.started_at.isoformat() if job.started_at else None,
             "finished_at": job.finished_at.isoformat() if job.finished_at else None,
+            "batch_size": job.batch_size,
         },
     })
 
@@ -163,7 +175,7 @@ def apply_outcome(job, message):
     if not isinstance(outcome, dict):
         return False
     job.status = message["status"]
-    for field in ("result", "error", "progress", "attempts", "worker"):
+    for field in ("result", "error", "progress", "attempts", "worker", "batch_size"):
         setattr(job, field, outcome.get(field))
     job.error = job.error or ""
     job.started_at = parse_datetime(outcome["started_at"]) if outcome.get("started_at") else None

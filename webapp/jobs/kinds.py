@@ -14,3 +14,13 @@ MAX_ATTEMPTS = {Job.Kind.TRAIN: 1}
 
 def task_name(kind):
     return f"unroll.{kind}"
+
+# Kinds whose jobs workers serve in batches (webapp/jobs/batching.py): their ids go onto a Redis list per queue
+# and kind instead of one Celery message each. The diagnostic round trip takes the same path as the demos.
+# A job on the training queue (a forecast that trains first) stays a Celery task.
+BATCHED = (Job.Kind.NEXT_WORD, Job.Kind.CAPTION, Job.Kind.TRANSLATE, Job.Kind.FORECAST, Job.Kind.DIAGNOSTIC)
+TRAINING_QUEUE = "training"
+
+
+def is_batched(job):
+    return job.kind in BATCHED and job.queue != TRAINING_QUEUE

@@ -52,6 +52,8 @@ class Job(models.Model):
     started_at = models.DateTimeField(null=True, blank=True)
     heartbeat_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
+    batch_size = models.PositiveSmallIntegerField(
+        null=True, blank=True, help_text="How many jobs ran in the forward pass this one ran in (batched kinds).")
 
     class Meta:
         ordering = ["-queued_at"]
@@ -75,4 +77,5 @@ class Job(models.Model):
             "wait_seconds": seconds(self.queued_at, self.started_at),
             "run_seconds": seconds(self.started_at, self.finished_at),
             "total_seconds": seconds(self.queued_at, self.finished_at),
+            "batch_size": self.batch_size,
         }

@@ -92,29 +92,43 @@ def run_job(job_id, handler, worker_name):
     if job is None:
         logger.info("job %s is not queued any more; skipping this delivery", job_id)
         return "skipped"
+    attach_version(job)
+    monitor.track(job)
+    try:
+        status, result, error = outcome(handler, job)
+    finally:
+        monitor.untrack(job)
+    services.finish(job, status, result=result, error=error)
+    return status
+
+
+def outcome(handler, job):
+    """Run `handler(job, ctx) -> dict` for a claimed job: (status, result, error) as finish() stores them."""
+    try:
+        return Job.Status.SUCCEEDED, handler(job, JobContext(job)), ""
+    except Exception as exc:
+        return failure(job, exc)
+
+
+def failure(job, exc):
+    """(status, result, error) of a job whose handler raised `exc`: a JobError's message is for the user."""
+    if isinstance(exc, services.JobError):
+        return Job.Status.FAILED, None, str(exc)
+    if isinstance(exc, services.JobCancelled):
+        return Job.Status.CANCELLED, None, "Cancelled while running."
+    logger.error("job %s crashed", job.pk, exc_info=exc)
+    return Job.Status.FAILED, None, (f"Internal error ({type(exc).__name__}) while running this job; details are "
+                                     "in the worker log.")
+
+
+def attach_version(job):
+    """Give a claimed job its (cached) ModelVersion row, so handlers need not read it."""
     if job.model_version_id is not None:
         from webapp.registry.loader import cached_version
 
         version = cached_version(job.model_version_id)
         if version is not None:
             job.model_version = version
-    monitor.track(job)
-    try:
-        result = handler(job, JobContext(job))
-    except services.JobError as exc:
-        status, result, error = Job.Status.FAILED, None, str(exc)
-    except services.JobCancelled:
-        status, result, error = Job.Status.CANCELLED, None, "Cancelled while running."
-    except Exception as exc:
-        logger.exception("job %s crashed", job_id)
-        status, result = Job.Status.FAILED, None
-        error = f"Internal error ({type(exc).__name__}) while running this job; details are in the worker log."
-    else:
-        status, error = Job.Status.SUCCEEDED, ""
-    finally:
-        monitor.untrack(job)
-    services.finish(job, status, result=result, error=error)
-    return status
 
 
 def worker_name(task):

@@ -54,9 +54,14 @@ def create_job(kind, input=None, *, input_file=None, owner=None, session_key="",
 
 
 def enqueue(job):
-    """Send the job's id to its queue. On a broker failure the row stays QUEUED and the sweeper re-sends it."""
+    """Send the job's id to its queue: a batched kind's Redis list (webapp/jobs/batching.py), else a Celery
+    message. On a broker failure the row stays QUEUED and the sweeper re-sends it."""
     try:
-        current_app.send_task(kinds.task_name(job.kind), args=[str(job.id)], queue=job.queue, ignore_result=True)
+        if kinds.is_batched(job):
+            broker.client().rpush(broker.batch_key(job.queue, job.kind), str(job.id))
+        else:
+            current_app.send_task(kinds.task_name(job.kind), args=[str(job.id)], queue=job.queue,
+                                  ignore_result=True)
     except (KombuError, RedisError, OSError) as exc:
         logger.warning("could not enqueue job %s (%s); it stays queued and will be re-sent", job.id, exc)
         Job.objects.filter(pk=job.pk).update(enqueued_at=None)
@@ -84,6 +89,74 @@ def claim(job_id, worker):
         [Job.Status.RUNNING, worker, now, now, job_key, Job.Status.QUEUED],
     ))
     return rows[0] if rows else None
+
+
+def claim_batch(job_ids, worker):
+    """claim() for many jobs in one statement: those still QUEUED become RUNNING for `worker`; the others (taken,
+    cancelled or ended) are left alone. Returns the claimed jobs."""
+    if not job_ids:
+        return []
+    table = connection.ops.quote_name(Job._meta.db_table)
+    now = connection.ops.adapt_datetimefield_value(timezone.now())
+    keys = [Job._meta.pk.get_db_prep_value(job_id, connection) for job_id in job_ids]
+    return list(Job.objects.raw(
+        f"UPDATE {table} SET status = %s, worker = %s, started_at = %s, heartbeat_at = %s, attempts = attempts + 1 "
+        f"WHERE id IN ({', '.join(['%s'] * len(keys))}) AND status = %s RETURNING *",
+        [Job.Status.RUNNING, worker, now, now, *keys, Job.Status.QUEUED],
+    ))
+
+
+def finish_batch(jobs, outcomes):
+    """finish() for a batch in one statement: `outcomes` are (status, result, error) in the order of `jobs`.
+    Each outcome is stored only where its worker still holds the job (same guard as finish()); each stored one
+    is published. Returns the ids stored."""
+    if not jobs:
+        return set()
+    table = connection.ops.quote_name(Job._meta.db_table)
+    finished_at = timezone.now()
+    result_field = Job._meta.get_field("result")
+    # A NULL-only column of VALUES has no type in PostgreSQL: say it is JSON.
+    as_json = "::jsonb" if connection.vendor == "postgresql" else ""
+    rows, params = [], []
+    for job, (status, result, error) in zip(jobs, outcomes):
+        rows.append("(%s, %s, %s, %s, %s)")
+        params += [Job._meta.pk.get_db_prep_value(job.pk, connection), status,
+                   result_field.get_db_prep_value(result, connection), error, job.attempts]
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"WITH outcome (job_id, status, result, error, attempts) AS (VALUES {', '.join(rows)}) "
+            f"UPDATE {table} SET status = outcome.status, result = outcome.result{as_json}, error = outcome.error, "
+            f"finished_at = %s, batch_size = %s FROM outcome "
+            f"WHERE {table}.id = outcome.job_id AND {table}.status = %s AND {table}.worker = %s "
+            f"AND {table}.attempts = outcome.attempts RETURNING {table}.id",
+            [*params, connection.ops.adapt_datetimefield_value(finished_at), len(jobs), Job.Status.RUNNING,
+             jobs[0].worker])
+        stored = {Job._meta.pk.to_python(row[0]) for row in cursor.fetchall()}
+    done = []
+    for job, (status, result, error) in zip(jobs, outcomes):
+        if job.pk in stored:
+            job.status, job.result, job.error, job.finished_at, job.batch_size = (status, result, error, finished_at,
+                                                                                 len(jobs))
+            done.append(job)
+    publish_many(done)
+    return stored
+
+
+def publish_many(jobs):
+    """publish_done() for finished jobs in one Redis round trip."""
+    if not jobs:
+        return
+    try:
+        pipe = broker.client().pipeline(transaction=False)
+        for job in jobs:
+            try:
+                message = completions.outcome_message(job)
+            except (TypeError, ValueError):
+                message = job.status
+            pipe.publish(broker.job_channel(job.pk), message)
+        pipe.execute()
+    except RedisError as exc:
+        logger.warning("could not publish the completion of %d jobs: %s", len(jobs), exc)
 
 
 def finish(job, status, *, result=None, error=""):
@@ -117,8 +190,9 @@ def publish_done(job_id, status, job=None):
         logger.warning("could not publish completion of job %s: %s", job_id, exc)
 
 
-def wait_for_job(job, timeout):
-    """Block up to `timeout` seconds for `job` (a Job or its id) to finish; returns it, as fresh as the database.
+def wait_for_job(job, timeout, queryset=None):
+    """Block up to `timeout` seconds for `job` (a Job, or its id read through `queryset`: Job.DoesNotExist if
+    there is none) to finish; returns it, as fresh as the database.
 
     Wakes on the worker's completion message (webapp/jobs/completions.py), whose outcome copy saves reading
     the row. The row is read instead whenever the message might have been missed: the listener was not
@@ -132,7 +206,7 @@ def wait_for_job(job, timeout):
         created = getattr(job, "created_monotonic", None)
         live_since = listener.live_since()
         if not isinstance(job, Job):
-            job = Job.objects.get(pk=job)
+            job = (queryset if queryset is not None else Job.objects).get(pk=job)
         elif created is None or live_since is None or live_since > created:
             job.refresh_from_db()
         while not job.is_finished:

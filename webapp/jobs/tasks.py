@@ -13,9 +13,13 @@ TASK_OPTIONS = dict(bind=True, acks_late=True, reject_on_worker_lost=True,
                     autoretry_for=(DatabaseError,), retry_backoff=True, max_retries=5)
 
 
+HANDLERS = {}  # kind -> handler(job, ctx): what a batch falls back to for a job on its own
+
+
 def job_task(kind, handler):
     """Register the Celery task that runs jobs of `kind`: claim the job, run `handler(job, ctx)`, store the
     outcome (webapp/jobs/runner.py). Its name and queue come from webapp/jobs/kinds.py."""
+    HANDLERS[kind] = handler
 
     def run(self, job_id):
         return run_job(job_id, handler, worker_name(self))

@@ -1,6 +1,6 @@
 from django.core.paginator import Paginator
 from django.db.models import Q
-from django.http import JsonResponse
+from django.http import Http404, JsonResponse
 from django.shortcuts import get_object_or_404, render
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_POST
@@ -10,11 +10,27 @@ from .api import ApiError, job_payload, json_body
 from .models import Job
 
 MAX_MESSAGE_CHARS = 200
+MAX_LONG_POLL_SECONDS = 30
 
 
 @require_GET
 def job_detail_api(request, job_id):
-    job = get_object_or_404(Job.objects.select_related("model_version"), pk=job_id)
+    """The job; with ?wait=S (0-30 s), answered as soon as it finishes or S seconds pass (long polling: a client
+    learns of the result at once, without a request every few hundred milliseconds)."""
+    try:
+        wait = float(request.GET.get("wait") or 0)
+    except ValueError:
+        wait = -1
+    if not 0 <= wait <= MAX_LONG_POLL_SECONDS:
+        return ApiError(f"'wait' must be a number of seconds between 0 and {MAX_LONG_POLL_SECONDS}.",
+                        field="wait").response()
+    jobs = Job.objects.select_related("model_version")
+    if not wait:
+        return JsonResponse(job_payload(get_object_or_404(jobs, pk=job_id), request))
+    try:  # listening starts before the one read of the row, so a completion in between is not missed
+        job = services.wait_for_job(job_id, wait, queryset=jobs)
+    except Job.DoesNotExist:
+        raise Http404("No such job.") from None
     return JsonResponse(job_payload(job, request))
 
 

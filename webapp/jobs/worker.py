@@ -7,7 +7,7 @@ import os
 import threading
 import time
 
-from celery.signals import celeryd_init, worker_ready, worker_shutdown
+from celery.signals import celeryd_init, worker_process_shutdown, worker_ready, worker_shutdown
 from django.conf import settings
 from django.db import close_old_connections, connection
 
@@ -16,11 +16,15 @@ from . import broker, services
 logger = logging.getLogger(__name__)
 _stop = threading.Event()
 HOSTNAME_ENV = "UNROLL_WORKER_HOSTNAME"  # how a pool process knows its worker's name (inherited at fork)
+QUEUES_ENV = "UNROLL_WORKER_QUEUES"  # the worker's queues, comma-separated (inherited at fork)
+DEFAULT_QUEUES = "inference,training"
 
 
 @celeryd_init.connect
-def remember_hostname(sender, **kwargs):
+def remember_hostname(sender, options=None, **kwargs):
     os.environ[HOSTNAME_ENV] = sender  # before the pool forks, so every pool process inherits it
+    queues = (options or {}).get("queues") or DEFAULT_QUEUES
+    os.environ[QUEUES_ENV] = queues if isinstance(queues, str) else ",".join(queues)
     try:
         broker.client().delete(broker.WARM_KEY.format(sender))  # a restarted worker warms up again
     except Exception:
@@ -32,6 +36,22 @@ def mark_process_warm():
     hostname = os.environ.get(HOSTNAME_ENV)
     if hostname:
         broker.client().sadd(broker.WARM_KEY.format(hostname), os.getpid())
+
+
+def start_batches():
+    """Called by a pool process once warm: it serves the batched kinds of its worker's queues (none for a
+    training-only worker)."""
+    from .batching import start_server
+
+    queues = [q for q in os.environ.get(QUEUES_ENV, DEFAULT_QUEUES).split(",") if q]
+    start_server(f"{os.environ.get(HOSTNAME_ENV, 'worker')}/{os.getpid()}", queues)
+
+
+@worker_process_shutdown.connect
+def stop_batches(**kwargs):
+    from .batching import stop_server
+
+    stop_server()
 
 
 def _announce(hostname, processes):

@@ -50,6 +50,28 @@ def suggest(job, ctx):
     return result
 
 
+def suggest_batch(jobs):
+    """Worker: suggest() for jobs of one model version in one forward pass (webapp/jobs/batching.py)."""
+    predictor = _predictor(jobs[0])
+    answers = predictor.suggest_many([job.input for job in jobs])
+    results = []
+    for job, answer in zip(jobs, answers):
+        if isinstance(answer, ValueError):
+            results.append(jobs.JobError(str(answer)))
+            continue
+        words, target = answer
+        result = {"suggestions": [{**w, "display": display_token(w["word"])} for w in words],
+                  "model": _model_info(job)}
+        if target is not None:
+            result["target"] = target
+        results.append(result)
+    return results
+
+
+def suggest_cache_key(job):
+    return json.dumps([job.model_version_id, job.input["text"], job.input["k"], job.input.get("target")])
+
+
 def sample(job, ctx):
     """Worker: a sampled continuation."""
     params = job.input

@@ -131,6 +131,7 @@ def _preload(**kwargs):
     # Synchronously, before the process takes a task: loading code such as torch.fx tracing patches global
     # state and must never overlap inference in another thread. CELERY_WORKER_PROC_ALIVE_TIMEOUT allows for it.
     preload_active_models()
-    from webapp.jobs.worker import mark_process_warm
+    from webapp.jobs.worker import mark_process_warm, start_batches
 
     mark_process_warm()
+    start_batches()

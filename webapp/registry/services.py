@@ -1,12 +1,16 @@
 """Pick, register and activate model versions. The database decides which version serves."""
 import functools
 import json
+import threading
+import time
+import uuid
 from pathlib import Path
 
 from django.conf import settings
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import Max
 from django.utils import timezone
+from redis.exceptions import RedisError
 
 from .models import ModelVersion
 
@@ -41,17 +45,69 @@ LISTING_FIELDS = ("id", "kind", "slot", "version", "label", "path", "is_active")
 
 
 def active_versions(kind=None, listing=False):
-    """Active versions, by kind and slot; `listing` loads only LISTING_FIELDS (the rest loads on access)."""
-    qs = ModelVersion.objects.filter(is_active=True)
-    if listing:
-        qs = qs.only(*LISTING_FIELDS)
-    if kind:
-        qs = qs.filter(kind=kind)
-    return list(qs.order_by("kind", "slot"))
+    """Active versions, by kind and slot. `listing` is kept for callers that only name versions: every version
+    comes whole from the process's cache of the active set (see _active_set)."""
+    return [v for v in _active_set() if kind is None or v.kind == kind]
 
 
 def active_version(kind, slot):
-    return ModelVersion.objects.filter(kind=kind, slot=slot, is_active=True).first()
+    return next((v for v in _active_set() if v.kind == kind and v.slot == slot), None)
+
+
+# Every demo request picks an active version; reading them from the database each time was a third of a
+# next-word request's web time. Each process keeps the active set and reads it again whenever the registry's
+# generation (a token in Redis, replaced after every change) differs from the one it was read under, when
+# Redis cannot say, and at least every ACTIVE_SET_MAX_AGE seconds.
+GENERATION_KEY = "unroll:registry:generation"
+ACTIVE_SET_MAX_AGE = 30.0
+_active_cache = {"generation": None, "read_at": 0.0, "versions": []}
+_active_lock = threading.Lock()
+
+
+def _generation():
+    from webapp.jobs import broker
+
+    try:
+        client = broker.client()
+        token = client.get(GENERATION_KEY)
+        if token is None:  # a new or restarted Redis: start a generation
+            client.set(GENERATION_KEY, uuid.uuid4().hex, nx=True)
+            token = client.get(GENERATION_KEY)
+        return token
+    except RedisError:
+        return None
+
+
+def _active_set():
+    if connection.in_atomic_block:  # an uncommitted change must neither be cached nor hidden by the cache
+        return list(ModelVersion.objects.filter(is_active=True).order_by("kind", "slot"))
+    generation = _generation()
+    cache = _active_cache
+    if generation is not None and generation == cache["generation"] and \
+            time.monotonic() - cache["read_at"] < ACTIVE_SET_MAX_AGE:
+        return cache["versions"]
+    versions = list(ModelVersion.objects.filter(is_active=True).order_by("kind", "slot"))
+    with _active_lock:
+        _active_cache.update(generation=generation, read_at=time.monotonic(), versions=versions)
+    return versions
+
+
+def registry_changed(**kwargs):
+    """Tell this process now, and every process once the change is committed, that the registry changed
+    (connected to ModelVersion's post_save and post_delete)."""
+    _active_cache["generation"] = None
+    transaction.on_commit(new_generation)
+
+
+def new_generation():
+    """Every process re-reads the active set on its next request (also how tests start from a clean slate)."""
+    from webapp.jobs import broker
+
+    _active_cache["generation"] = None
+    try:
+        broker.client().set(GENERATION_KEY, uuid.uuid4().hex)
+    except RedisError:  # other processes re-read within ACTIVE_SET_MAX_AGE
+        pass
 
 
 def _serve(version):

@@ -179,6 +179,15 @@ JOB_MAX_ATTEMPTS = int(os.environ.get("JOB_MAX_ATTEMPTS", "2"))
 # A queued job with no worker claim for this long is re-sent (its message may have died with Redis).
 JOB_RESEND_QUEUED_SECONDS = float(os.environ.get("JOB_RESEND_QUEUED_SECONDS", "120"))
 
+# Dynamic batching (webapp/jobs/batching.py): an inference process serves up to JOB_BATCH_SIZE waiting jobs of one
+# kind per forward pass; when others are already waiting it waits JOB_BATCH_WAIT_MS for more (a lone job never
+# waits).
+JOB_BATCH_SIZE = int(os.environ.get("JOB_BATCH_SIZE", "32"))
+JOB_BATCH_WAIT_MS = float(os.environ.get("JOB_BATCH_WAIT_MS", "2"))
+# A batched kind's result is kept in Redis this long under its inputs and model version, and the same request
+# is answered from it without a forward pass (0 = off).
+JOB_RESULT_CACHE_SECONDS = float(os.environ.get("JOB_RESULT_CACHE_SECONDS", "600"))
+
 # Server folders staff may name as datasets (a Flickr8k download, say); uploads live under MEDIA_ROOT.
 TRAINING_DATA_ROOTS = [Path(p) for p in os.environ.get(
     "TRAINING_DATA_ROOTS", f"{BASE_DIR.parent / 'shared' / 'data'},{VAR_DIR / 'datasets'}").split(",") if p]
