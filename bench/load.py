@@ -5,8 +5,11 @@
     .venv/bin/python bench/load.py --url http://127.0.0.1:8000   # against a running `make run`
 
 Every client loops: a next-word request (the view waits for the worker; a 202 is followed to completion) or,
-one time in five, a caption upload followed until its job ends. Afterwards every job the clients created is read
-back: "lost" counts jobs that never finished. Prints throughput, p50/p95/p99 and errors; --json for machines.
+one time in five, a caption upload (with `wait`, and long-polled past it) until its job ends. Afterwards every
+job the clients created is read back: "lost" counts jobs that never finished. Prints throughput, p50/p95/p99,
+errors, the batch sizes jobs ran in, how many were answered from the result cache and, for a stack it started,
+the CPU milliseconds per request of each process (client, web, each worker, Redis); --json for machines.
+`--no-cache` runs every request through its model.
 """
 import argparse
 import io
@@ -147,12 +150,17 @@ def run_load(base, clients, seconds, model, caption_share=0.2, fault=None, stack
         t.join(seconds + 600)
     wall = time.monotonic() - started
     after = cpu_snapshot(stack)
-    lost = [url for url in results["jobs"] if (follow(url, time.monotonic() + 60) is None)]
+    finals = [follow(url, time.monotonic() + 60) for url in results["jobs"]]
+    lost = [url for url, job in zip(results["jobs"], finals) if job is None]
+    sizes = [job["timings"].get("batch_size") or 1 for job in finals if job and job.get("timings")]
+    cached = sum(bool((job or {}).get("result") and job["result"].get("from_cache")) for job in finals)
     return {
         "clients": clients, "seconds": round(wall, 1), "requests": len(results["next_word"]) + len(results["caption"]),
         "errors": results["errors"], "jobs": len(results["jobs"]), "lost": len(lost),
         "next_word": summarise("next-word", results["next_word"], wall),
         "caption": summarise("caption", results["caption"], wall),
+        "batch_size": {"mean": round(statistics.mean(sizes), 2) if sizes else None, "max": max(sizes, default=None)},
+        "from_cache": cached,
         "first_exceptions": results["exceptions"][:5],
         "redis_restarted": bool(fault),
         "cpu_ms_per_request": cpu_per_request(before, after, len(results["next_word"]) + len(results["caption"])),
@@ -180,6 +188,8 @@ def main():
     parser.add_argument("--web-threads", type=int, default=8, help="threads per gunicorn process of the started stack")
     parser.add_argument("--model", default="ptb-lstm")
     parser.add_argument("--caption-share", type=float, default=0.2, help="share of requests that are captions")
+    parser.add_argument("--no-cache", action="store_true",
+                        help="the started stack runs every request through its model (JOB_RESULT_CACHE_SECONDS=0)")
     parser.add_argument("--models-dir", help="checkpoint directories to register (default: the shipped models)")
     parser.add_argument("--restart-redis-at", type=float, metavar="SECONDS",
                         help="kill Redis this many seconds into the run and start it again (fault test)")
@@ -197,7 +207,9 @@ def main():
         stack = Stack(tempfile.mkdtemp(prefix="unroll-load-"), workers=args.workers, concurrency=1, web_threads=args.web_threads,
                       web_processes=args.web_processes,
                       models_dir=args.models_dir, env={"RATELIMIT_ENABLE": "0", "JOB_RESEND_QUEUED_SECONDS": "10",
-                                                       "JOB_SWEEP_SECONDS": "2"}).start()
+                                                       "JOB_SWEEP_SECONDS": "2",
+                                                       **({"JOB_RESULT_CACHE_SECONDS": "0"} if args.no_cache else {})}
+                      ).start()
         base = stack.url
     elif args.restart_redis_at is not None:
         parser.error("--restart-redis-at needs the stack this script starts (no --url)")
@@ -211,7 +223,8 @@ def main():
         print(json.dumps(report))
     else:
         print(f"{report['clients']} clients for {report['seconds']} s: {report['requests']} requests, "
-              f"{report['errors']} errors, {report['jobs']} jobs, {report['lost']} lost")
+              f"{report['errors']} errors, {report['jobs']} jobs, {report['lost']} lost; batch size mean "
+              f"{report['batch_size']['mean']}, max {report['batch_size']['max']}; {report['from_cache']} from the cache")
         for kind in ("next_word", "caption"):
             r = report[kind]
             if r["n"]:

@@ -14,7 +14,7 @@ import torch
 from ..cpu import has_native_bf16
 from . import checkpoint
 from .data import EOS
-from .decode import beam_search
+from .decode import beam_search_many
 
 MAX_BEAM = 10
 
@@ -39,14 +39,32 @@ class Translator:
 
     def translate(self, text: str, beam: int | None = None, nbest: int | None = None) -> dict:
         """One sentence -> {"translation", "nbest": [{"text", "score"}], "attention"} (see the module doc)."""
-        text = " ".join(text.split())
-        if not text:
-            raise ValueError("text must not be empty")
+        answer = self.translate_many([text], beam, nbest)[0]
+        if isinstance(answer, ValueError):
+            raise answer
+        return answer
+
+    def translate_many(self, texts: list[str], beam: int | None = None, nbest: int | None = None) -> list:
+        """Several sentences in one batched beam search: per text, what translate() returns, or the ValueError
+        that rejects it (an empty text fails alone)."""
         beam = max(1, min(MAX_BEAM, int(beam or self.decode["beam"])))
-        source = self.source_sw.encode(text) + [EOS]
-        with torch.inference_mode():
-            hypotheses = beam_search(self.model, source, beam=beam, length_alpha=self.decode["length_alpha"],
-                                     block_ngram=self.decode["block_ngram"], nbest=nbest or beam)
+        answers, sources, rows = [None] * len(texts), [], []
+        for i, text in enumerate(texts):
+            text = " ".join(text.split())
+            if not text:
+                answers[i] = ValueError("text must not be empty")
+                continue
+            sources.append(self.source_sw.encode(text) + [EOS])
+            rows.append(i)
+        if sources:
+            with torch.inference_mode():
+                found = beam_search_many(self.model, sources, beam=beam, length_alpha=self.decode["length_alpha"],
+                                         block_ngram=self.decode["block_ngram"], nbest=nbest or beam)
+            for i, source, hypotheses in zip(rows, sources, found):
+                answers[i] = self._answer(source, hypotheses)
+        return answers
+
+    def _answer(self, source: list[int], hypotheses) -> dict:
         best = hypotheses[0]
         attention = None
         if best.attention is not None:

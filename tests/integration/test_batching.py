@@ -61,6 +61,30 @@ def test_waiting_suggestions_run_in_one_batch_and_a_bad_prompt_fails_alone(lm_ve
     assert len({row.worker for row in done.values()}) == 1
 
 
+def test_translations_share_one_batched_beam_search(translate_versions, toy_translator_dirs, start_worker,
+                                                    wait_until):
+    from ml.translate.translator import Translator
+    from tests.support.translate import toy_pairs
+
+    queue = own_queue()
+    texts = [source for source, _ in toy_pairs(4, seed=5)]
+    texts.insert(2, " ")  # a job only a worker sees: the API refuses an empty text
+    version = translate_versions["en-de"]
+    jobs = [services.create_job(Job.Kind.TRANSLATE, {"text": text, "source": "en", "target": "de", "beam": 4},
+                                model_version=version, queue=queue) for text in texts]
+    start_worker(queues=queue)
+    done = all_finished(wait_until, jobs)
+
+    assert done[jobs[2].pk].status == Job.Status.FAILED and "empty" in done[jobs[2].pk].error
+    alone = Translator.from_dir(toy_translator_dirs["general"])
+    for job, text in zip(jobs, texts):
+        if job is jobs[2]:
+            continue
+        row = done[job.pk]
+        assert row.status == Job.Status.SUCCEEDED and row.batch_size == len(texts)
+        assert row.result["translation"] == alone.translate(text, beam=4)["translation"]
+
+
 def test_a_batch_with_a_broken_image_fails_only_that_job(caption_version, start_worker, wait_until):
     queue = own_queue()
     files = [jpeg((200, 40, 40)), jpeg((30, 160, 60)), ContentFile(b"\xff\xd8 not really a JPEG", name="photo.jpg"),

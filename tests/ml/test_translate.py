@@ -174,6 +174,28 @@ def test_greedy_and_beam_one_agree(tmp_path):
         assert beam_search(model, ids, beam=1)[0].tokens == greedy(model, [ids])[0]
 
 
+@pytest.mark.parametrize("attention", ["general", "none"])
+def test_sentences_in_one_batched_beam_search_get_what_each_gets_alone(tmp_path, attention):
+    """Different lengths padded together, beams ending at different steps: every sentence's n-best list, scores
+    and attention are its own (up to float rounding). An empty text fails alone."""
+    train(config(tmp_path, epochs=2, attention=attention))
+    translator = Translator(*checkpoint.load_model(tmp_path / "run" / "best"), bf16_output=False)
+    sources = [s for s, _ in toy_pairs(9, seed=11)] + ["a"]
+    together = translator.translate_many(sources[:4] + ["  "] + sources[4:], beam=4)
+    assert isinstance(together.pop(4), ValueError)
+    for source, answer in zip(sources, together):
+        alone = translator.translate(source, beam=4)
+        assert answer["translation"] == alone["translation"]
+        assert [h["text"] for h in answer["nbest"]] == [h["text"] for h in alone["nbest"]]
+        assert [h["score"] for h in answer["nbest"]] == pytest.approx([h["score"] for h in alone["nbest"]], abs=1e-3)
+        if attention == "general":
+            assert answer["attention"]["source"] == alone["attention"]["source"]
+            assert torch.tensor(answer["attention"]["weights"]).allclose(torch.tensor(alone["attention"]["weights"]),
+                                                                         atol=1e-3)
+        else:
+            assert answer["attention"] is None
+
+
 def test_a_stopped_run_resumes_where_it_stopped(tmp_path):
     calls = {"n": 0}
 

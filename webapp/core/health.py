@@ -4,6 +4,7 @@ import time
 from django.db import connection
 
 from webapp.jobs import broker
+from webapp.jobs.kinds import BATCHED
 from webapp.jobs.worker import worker_states
 from webapp.registry.services import active_versions
 
@@ -30,8 +31,14 @@ def database():
 def redis_broker():
     client = broker.client()
     client.ping()
-    # Celery's Redis transport keeps each queue as a list named after it.
-    depths = {name: client.llen(name) for name in QUEUES}
+    # Celery's Redis transport keeps each queue as a list named after it; batched kinds wait in a list per kind.
+    pipe = client.pipeline(transaction=False)
+    for name in QUEUES:
+        pipe.llen(name)
+        for kind in BATCHED:
+            pipe.llen(broker.batch_key(name, kind))
+    lengths = iter(pipe.execute())
+    depths = {name: sum(next(lengths) for _ in range(1 + len(BATCHED))) for name in QUEUES}
     return {"ok": True, "queues": depths}
 
 

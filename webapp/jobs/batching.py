@@ -26,7 +26,7 @@ from redis.exceptions import RedisError
 
 from . import broker, kinds, services
 from .models import Job
-from .runner import attach_version, failure, monitor, outcome
+from .runner import attach_version, executing, failure, monitor, outcome
 
 logger = logging.getLogger(__name__)
 
@@ -61,8 +61,9 @@ def run_batch(kind, job_ids, worker):
         for job in jobs:
             by_version[job.model_version_id].append(job)
         outcomes = {}
-        for group in by_version.values():
-            outcomes.update(zip((job.pk for job in group), serve_cached(kind, group)))
+        with executing:
+            for group in by_version.values():
+                outcomes.update(zip((job.pk for job in group), serve_cached(kind, group)))
     finally:
         for job in jobs:
             monitor.untrack(job)
@@ -161,6 +162,9 @@ class BatchServer:
     def _loop(self):
         turn, failing = 0, False
         while not self._stop.is_set():
+            if executing.locked():  # this process runs a Celery task (a sample, a training run): leave the
+                self._stop.wait(0.05)  # waiting jobs to the other processes until it ends
+                continue
             try:
                 kind, job_ids = self.take(turn)
                 turn = (turn + 1) % len(self.keys)

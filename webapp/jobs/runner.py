@@ -66,6 +66,9 @@ class HeartbeatMonitor:
 
 
 monitor = HeartbeatMonitor(settings.JOB_HEARTBEAT_SECONDS)
+# A pool process runs one thing at a time, a Celery task or a batch (webapp/jobs/batching.py): loading a model
+# (torch.fx tracing, int8 packing) patches global state and must never overlap inference in another thread.
+executing = threading.Lock()
 
 
 @dataclass
@@ -95,7 +98,8 @@ def run_job(job_id, handler, worker_name):
     attach_version(job)
     monitor.track(job)
     try:
-        status, result, error = outcome(handler, job)
+        with executing:
+            status, result, error = outcome(handler, job)
     finally:
         monitor.untrack(job)
     services.finish(job, status, result=result, error=error)

@@ -21,15 +21,38 @@ def request(params, *, version, owner=None, session_key="", wait=WAIT_SECONDS):
 
 def translate(job, ctx):
     """Worker: the translation, its n-best list and (for attention models) the attention matrix."""
+    translator = _translator(job)
+    try:
+        result = translator.translate(job.input["text"], beam=job.input.get("beam"))
+    except ValueError as exc:
+        raise jobs.JobError(str(exc)) from None
+    return _stored(job, translator, result)
+
+
+def translate_batch(batch):
+    """Worker: translate() for jobs of one model version, one batched beam search per beam size."""
+    translator = _translator(batch[0])
+    answers = {}
+    for beam in {job.input.get("beam") for job in batch}:
+        group = [job for job in batch if job.input.get("beam") == beam]
+        for job, result in zip(group, translator.translate_many([job.input["text"] for job in group], beam=beam)):
+            answers[job.pk] = jobs.JobError(str(result)) if isinstance(result, ValueError) else \
+                _stored(job, translator, result)
+    return [answers[job.pk] for job in batch]
+
+
+def _translator(job):
     if job.model_version_id is None:
         raise jobs.JobError("This job names no model version.")
     try:
-        translator = get_model(job.model_version)
-        result = translator.translate(job.input["text"], beam=job.input.get("beam"))
+        return get_model(job.model_version)
     except ModelUnavailable as exc:
         raise jobs.JobError(str(exc)) from None
-    except ValueError as exc:
-        raise jobs.JobError(str(exc)) from None
+
+
+def _stored(job, translator, result):
+    """The job's result: the translation with its request and model (and, for a caption's translation, a copy
+    stored with the caption)."""
     version = job.model_version
     if job.input.get("caption_job"):
         store_caption_translation(job, result)
