@@ -154,6 +154,12 @@ def run_load(base, clients, seconds, model, caption_share=0.2, fault=None, stack
     lost = [url for url, job in zip(results["jobs"], finals) if job is None]
     sizes = [job["timings"].get("batch_size") or 1 for job in finals if job and job.get("timings")]
     cached = sum(bool((job or {}).get("result") and job["result"].get("from_cache")) for job in finals)
+    spine = {}  # per kind: queued -> started (waiting for a worker) and started -> finished (in the worker), ms
+    for job in finals:
+        if job and job.get("timings") and job["timings"].get("run_seconds") is not None:
+            kind = spine.setdefault(job["kind"], {"wait": [], "run": []})
+            kind["wait"].append(1000 * job["timings"]["wait_seconds"])
+            kind["run"].append(1000 * job["timings"]["run_seconds"])
     return {
         "clients": clients, "seconds": round(wall, 1), "requests": len(results["next_word"]) + len(results["caption"]),
         "errors": results["errors"], "jobs": len(results["jobs"]), "lost": len(lost),
@@ -161,6 +167,8 @@ def run_load(base, clients, seconds, model, caption_share=0.2, fault=None, stack
         "caption": summarise("caption", results["caption"], wall),
         "batch_size": {"mean": round(statistics.mean(sizes), 2) if sizes else None, "max": max(sizes, default=None)},
         "from_cache": cached,
+        "job_ms": {kind: {part: {"p50": round(statistics.median(v), 2), "p95": round(percentile(v, 95), 2)}
+                          for part, v in parts.items()} for kind, parts in spine.items()},
         "first_exceptions": results["exceptions"][:5],
         "redis_restarted": bool(fault),
         "cpu_ms_per_request": cpu_per_request(before, after, len(results["next_word"]) + len(results["caption"])),
@@ -230,6 +238,9 @@ def main():
             if r["n"]:
                 print(f"  {kind:<10} n={r['n']:<6} {r['per_s']:7.2f}/s  p50 {r['p50_ms']:8.1f} ms  "
                       f"p95 {r['p95_ms']:8.1f} ms  p99 {r['p99_ms']:8.1f} ms")
+        for kind, parts in report["job_ms"].items():
+            print(f"  {kind:<10} waiting for a worker p50 {parts['wait']['p50']} ms, in the worker p50 "
+                  f"{parts['run']['p50']} ms")
         print("  CPU ms per request:", ", ".join(f"{k} {v}" for k, v in report["cpu_ms_per_request"].items()))
         for line in report["first_exceptions"]:
             print("  !", line)
