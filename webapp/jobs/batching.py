@@ -39,10 +39,9 @@ def batch_handler(kind, handler=None, cache_key=None):
     job, in order, a result dict or the exception (usually a JobError) that failed that job alone. Without one,
     each job of a batch runs the kind's own handler.
 
-    With `cache_key`, results are kept in Redis for JOB_RESULT_CACHE_SECONDS under the key: the kind's models
-    are deterministic, so a job whose key is known (the same prompt, the same photo, the same model version) is
-    answered with the stored result, marked "from_cache", without a forward pass. A class clicking the same
-    example is the common case."""
+    With `cache_key`, results are kept in Redis for JOB_RESULT_CACHE_SECONDS under the key: a job whose key is
+    known (the same prompt, the same photo, the same model version) is answered with the stored result, marked
+    "from_cache", without a forward pass. A class clicking the same example is the common case."""
     if handler is not None:
         BATCH_HANDLERS[kind] = handler
     if cache_key is not None:
