@@ -155,3 +155,20 @@ def test_uploads_are_served_as_jpeg_never_as_html(client, caption_version):
     served = client.get(f"/caption/{job.pk}/image.jpg")
     assert served["Content-Type"] == "image/jpeg" and served["X-Content-Type-Options"] == "nosniff"
     assert b"<script>" not in b"".join(served.streaming_content)
+
+
+def test_the_same_photo_uploaded_twice_is_stored_clean_twice_and_a_bad_one_fails_every_time(client, caption_version):
+    """Re-uploads skip the decode and re-encode (the clean copy is remembered by the upload's hash), yet every
+    job still gets its own clean file, and a refused file is refused again."""
+    out = io.BytesIO()
+    Image.new("RGB", (90, 60), "green").save(out, "PNG")
+    for _ in range(2):
+        assert client.post("/api/captions", {"image": SimpleUploadedFile("a.png", out.getvalue())}).status_code == 202
+    first, second = Job.objects.order_by("queued_at")
+    assert first.input_file.name != second.input_file.name
+    assert first.input_file.read() == second.input_file.read()
+    assert first.input["image"] == second.input["image"] == {"original": {"format": "PNG", "width": 90, "height": 60},
+                                                             "width": 90, "height": 60}
+    for _ in range(2):
+        response = client.post("/api/captions", {"image": SimpleUploadedFile("b.jpg", b"\xff\xd8 broken")})
+        assert response.status_code == 400 and "not an image we can read" in response.json()["error"]
