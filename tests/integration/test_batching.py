@@ -48,9 +48,10 @@ def test_waiting_suggestions_run_in_one_batch_and_a_bad_prompt_fails_alone(lm_ve
     prompts = ["the stock market", "shares of", "!!! ???", "in new york", "the company said"]
     jobs = [services.create_job(Job.Kind.NEXT_WORD, {"text": text, "k": 3, "model": "ptb-lstm"},
                                 model_version=lm_version, queue=queue) for text in prompts]
-    start_worker(queues=queue)
+    worker = start_worker(queues=queue)
     done = all_finished(wait_until, jobs)
 
+    assert "crashed" not in worker.log.read_text()   # the batch handler failed the bad prompt, not itself
     bad = done[jobs[2].pk]
     assert bad.status == Job.Status.FAILED and "punctuation" in bad.error
     for job in jobs[:2] + jobs[3:]:
@@ -72,9 +73,10 @@ def test_translations_share_one_batched_beam_search(translate_versions, toy_tran
     version = translate_versions["en-de"]
     jobs = [services.create_job(Job.Kind.TRANSLATE, {"text": text, "source": "en", "target": "de", "beam": 4},
                                 model_version=version, queue=queue) for text in texts]
-    start_worker(queues=queue)
+    worker = start_worker(queues=queue)
     done = all_finished(wait_until, jobs)
 
+    assert "crashed" not in worker.log.read_text()   # the batch handler failed the empty text, not itself
     assert done[jobs[2].pk].status == Job.Status.FAILED and "empty" in done[jobs[2].pk].error
     alone = Translator.from_dir(toy_translator_dirs["general"])
     for job, text in zip(jobs, texts):

@@ -50,12 +50,12 @@ def suggest(job, ctx):
     return result
 
 
-def suggest_batch(jobs):
+def suggest_batch(batch):
     """Worker: suggest() for jobs of one model version in one forward pass (webapp/jobs/batching.py)."""
-    predictor = _predictor(jobs[0])
-    answers = predictor.suggest_many([job.input for job in jobs])
+    predictor = _predictor(batch[0])
+    answers = predictor.suggest_many([job.input for job in batch])
     results = []
-    for job, answer in zip(jobs, answers):
+    for job, answer in zip(batch, answers):
         if isinstance(answer, ValueError):
             results.append(jobs.JobError(str(answer)))
             continue
