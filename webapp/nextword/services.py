@@ -41,13 +41,9 @@ def suggest(job, ctx):
             words, target = predictor.suggest_with_target(params["text"], params["k"], params["target"])
         else:
             words, target = predictor.suggest(params["text"], k=params["k"]), None
-        result = {"suggestions": [{**w, "display": display_token(w["word"])} for w in words],
-                  "model": _model_info(job)}
-        if target is not None:
-            result["target"] = target
     except ValueError as exc:
         raise jobs.JobError(str(exc)) from None
-    return result
+    return _suggestion_result(job, words, target)
 
 
 def suggest_batch(batch):
@@ -59,13 +55,16 @@ def suggest_batch(batch):
         if isinstance(answer, ValueError):
             results.append(jobs.JobError(str(answer)))
             continue
-        words, target = answer
-        result = {"suggestions": [{**w, "display": display_token(w["word"])} for w in words],
-                  "model": _model_info(job)}
-        if target is not None:
-            result["target"] = target
-        results.append(result)
+        results.append(_suggestion_result(job, *answer))
     return results
+
+
+def _suggestion_result(job, words, target):
+    """What a suggestion job stores: the words to show, the model, and the target's rank when one was asked."""
+    result = {"suggestions": [{**w, "display": display_token(w["word"])} for w in words], "model": _model_info(job)}
+    if target is not None:
+        result["target"] = target
+    return result
 
 
 def suggest_cache_key(job):
