@@ -149,11 +149,7 @@ def publish_many(jobs):
     try:
         pipe = broker.client().pipeline(transaction=False)
         for job in jobs:
-            try:
-                message = completions.outcome_message(job)
-            except (TypeError, ValueError):
-                message = job.status
-            pipe.publish(broker.job_channel(job.pk), message)
+            pipe.publish(broker.job_channel(job.pk), completion_message(job.status, job))
         pipe.execute()
     except RedisError as exc:
         logger.warning("could not publish the completion of %d jobs: %s", len(jobs), exc)
@@ -175,16 +171,21 @@ def report_progress(job_id, progress):
     Job.objects.filter(pk=job_id, status=Job.Status.RUNNING).update(progress=progress)
 
 
-def publish_done(job_id, status, job=None):
-    """Tell waiting requests; with the finished `job`, the message carries its outcome (see completions.py)."""
-    message = status  # stays a bare status if the outcome is not JSON-serialisable: waiters read the row
+def completion_message(status, job=None):
+    """What is published when a job ends: with the finished `job`, a copy of its outcome (see completions.py);
+    a bare status when there is none or it is not JSON-serialisable (waiters then read the row)."""
     if job is not None:
         try:
-            message = completions.outcome_message(job)
+            return completions.outcome_message(job)
         except (TypeError, ValueError):
             pass
+    return status
+
+
+def publish_done(job_id, status, job=None):
+    """Tell waiting requests; with the finished `job`, the message carries its outcome (see completions.py)."""
     try:
-        broker.client().publish(broker.job_channel(job_id), message)
+        broker.client().publish(broker.job_channel(job_id), completion_message(status, job))
     except RedisError as exc:
         # Waiters fall back to reading the database when their wait times out.
         logger.warning("could not publish completion of job %s: %s", job_id, exc)
