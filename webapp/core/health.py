@@ -4,11 +4,11 @@ import time
 from django.db import connection
 
 from webapp.jobs import broker
-from webapp.jobs.kinds import BATCHED
+from webapp.jobs.kinds import BATCHED, TRAINING_QUEUE
 from webapp.jobs.worker import worker_states
 from webapp.registry.services import active_versions
 
-QUEUES = ("inference", "training")
+QUEUES = ("inference", TRAINING_QUEUE)
 
 
 def _timed(check):

@@ -12,6 +12,7 @@ from django.core.files.base import ContentFile
 
 from ml.forecast.data import BUILTIN
 from webapp.jobs import services as jobs
+from webapp.jobs.kinds import TRAINING_QUEUE
 from webapp.jobs.models import Job
 from webapp.registry.loader import ModelUnavailable, get_model
 from webapp.registry.models import ModelVersion
@@ -44,7 +45,7 @@ def request(params, *, upload=None, owner=None, session_key="", wait=WAIT_SECOND
                                 f"steps with a {params['cell'].upper()} cell; see the page for what they do.")
     params = {**params, "mode": "shipped" if version else "train"}
     job = jobs.create_job(Job.Kind.FORECAST, params, input_file=upload, owner=owner, session_key=session_key,
-                          model_version=version, queue=None if version else "training")
+                          model_version=version, queue=None if version else TRAINING_QUEUE)
     return jobs.wait_for_job(job, wait) if wait and version else job
 
 

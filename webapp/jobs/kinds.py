@@ -6,7 +6,8 @@ imports torch); each app's tasks.py registers its handler under the same name wi
 from .models import Job
 
 # Training runs get their own workers (`-Q training`), so a long run never delays a caption.
-QUEUES = {kind: "training" if kind == Job.Kind.TRAIN else "inference" for kind in Job.Kind}
+TRAINING_QUEUE = "training"
+QUEUES = {kind: TRAINING_QUEUE if kind == Job.Kind.TRAIN else "inference" for kind in Job.Kind}
 # A training run whose worker died is not retried blindly (the same hyper-parameters may kill it again): it
 # fails with the reason and keeps its last checkpoint. Other kinds get settings.JOB_MAX_ATTEMPTS.
 MAX_ATTEMPTS = {Job.Kind.TRAIN: 1}
@@ -19,7 +20,6 @@ def task_name(kind):
 # and kind instead of one Celery message each. The diagnostic round trip takes the same path as the demos.
 # A job on the training queue (a forecast that trains first) stays a Celery task.
 BATCHED = (Job.Kind.NEXT_WORD, Job.Kind.CAPTION, Job.Kind.TRANSLATE, Job.Kind.FORECAST, Job.Kind.DIAGNOSTIC)
-TRAINING_QUEUE = "training"
 
 
 def is_batched(job):
