@@ -19,7 +19,7 @@ def trained_series(shipped=None):
 def shipped_models():
     """{series name: [{"slot", "label", "version", "cell", "horizon"}]} of the active forecasters."""
     by_series = {}
-    for version in active_versions(ModelVersion.Kind.FORECASTER, listing=True):
+    for version in active_versions(ModelVersion.Kind.FORECASTER):
         config = version_json(version, "config.json")
         model = config.get("model") or {}
         name = (config.get("series") or {}).get("name")

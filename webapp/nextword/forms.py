@@ -18,7 +18,7 @@ DEFAULT_MODELS = ("wiki-lstm", "ptb-lstm")
 
 
 def model_choices(versions=None):
-    versions = active_versions(ModelVersion.Kind.LANGUAGE_MODEL, listing=True) if versions is None else versions
+    versions = active_versions(ModelVersion.Kind.LANGUAGE_MODEL) if versions is None else versions
     return [(v.slot, v.label) for v in versions]
 
 
@@ -50,7 +50,7 @@ class PromptForm(forms.Form):
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         # One query serves both the choices and, after validation, the version to run.
-        self.versions = {v.slot: v for v in active_versions(ModelVersion.Kind.LANGUAGE_MODEL, listing=True)}
+        self.versions = {v.slot: v for v in active_versions(ModelVersion.Kind.LANGUAGE_MODEL)}
         choices = model_choices(self.versions.values())
         self.fields["model"].choices = choices
         slots = [slot for slot, _ in choices]

@@ -40,13 +40,8 @@ def _parsed_json(path, mtime_ns):
         return {}
 
 
-# What a request needs to pick and name a version; config and metrics are large JSON documents.
-LISTING_FIELDS = ("id", "kind", "slot", "version", "label", "path", "is_active")
-
-
-def active_versions(kind=None, listing=False):
-    """Active versions, by kind and slot. `listing` is kept for callers that only name versions: every version
-    comes whole from the process's cache of the active set (see _active_set)."""
+def active_versions(kind=None):
+    """Active versions, by kind and slot, from the process's cache of the active set (see _active_set)."""
     return [v for v in _active_set() if kind is None or v.kind == kind]
 
 
@@ -78,15 +73,19 @@ def _generation():
         return None
 
 
+def _read_active_set():
+    return list(ModelVersion.objects.filter(is_active=True).order_by("kind", "slot"))
+
+
 def _active_set():
     if connection.in_atomic_block:  # an uncommitted change must neither be cached nor hidden by the cache
-        return list(ModelVersion.objects.filter(is_active=True).order_by("kind", "slot"))
+        return _read_active_set()
     generation = _generation()
     cache = _active_cache
     if generation is not None and generation == cache["generation"] and \
             time.monotonic() - cache["read_at"] < ACTIVE_SET_MAX_AGE:
         return cache["versions"]
-    versions = list(ModelVersion.objects.filter(is_active=True).order_by("kind", "slot"))
+    versions = _read_active_set()
     with _active_lock:
         _active_cache.update(generation=generation, read_at=time.monotonic(), versions=versions)
     return versions

@@ -23,7 +23,7 @@ class TranslateForm(forms.Form):
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
-        self.versions = {v.slot: v for v in active_versions(ModelVersion.Kind.TRANSLATOR, listing=True)}
+        self.versions = {v.slot: v for v in active_versions(ModelVersion.Kind.TRANSLATOR)}
 
     def clean_text(self):
         text = self.cleaned_data["text"]

@@ -33,7 +33,7 @@ def models():
     """[{"slot", "label", "version", "target", "attention", "test": {"bleu", "chrf", ...} or None,
     "by_length": [...]}] of the active translators, attention models first."""
     rows = []
-    for version in active_versions(ModelVersion.Kind.TRANSLATOR, listing=True):
+    for version in active_versions(ModelVersion.Kind.TRANSLATOR):
         test = metrics(version).get(TEST_SPLIT) or {}
         rows.append({"slot": version.slot, "label": version.label, "version": version.version,
                      "target": version.slot.split("-")[1] if "-" in version.slot else "",
