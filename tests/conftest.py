@@ -39,6 +39,17 @@ def fresh_active_versions(redis_url):
     new_generation()
 
 
+@pytest.fixture(autouse=True)
+def no_cached_results(redis_url):
+    """Results cached by an earlier test (whose model version id a later test's may reuse) must not answer it."""
+    from webapp.jobs import broker
+
+    client = broker.client()
+    keys = list(client.scan_iter("unroll:result:*", count=1000))
+    if keys:
+        client.delete(*keys)
+
+
 def database_url(db):
     if db["ENGINE"].endswith("sqlite3"):
         return f"sqlite:///{db['NAME']}"

@@ -37,6 +37,46 @@ def test_a_batched_kind_puts_its_id_on_its_queue_and_kinds_list():
     assert broker.client().llen(queue) == 0
 
 
+def test_a_request_whose_answer_is_cached_is_stored_as_succeeded_and_never_queued():
+    from webapp.jobs import result_cache
+    from webapp.nextword import services as nextword  # noqa: F401  registers the kind's cache key
+    from webapp.registry.models import ModelVersion
+
+    version = ModelVersion.objects.create(kind=ModelVersion.Kind.LANGUAGE_MODEL, slot="cache-test", version=1,
+                                          label="cache test", path="nowhere")
+    queue = private_queue()
+    first = services.create_job(Job.Kind.NEXT_WORD, {"text": "the cat", "k": 3}, model_version=version, queue=queue)
+    assert first.status == Job.Status.QUEUED       # nothing known yet: it goes to a worker
+    result_cache.store({result_cache.redis_key(first): {"suggestions": [{"word": "sat", "p": 0.5}]}})
+
+    again = services.create_job(Job.Kind.NEXT_WORD, {"text": "the cat", "k": 3}, model_version=version, queue=queue)
+    other = services.create_job(Job.Kind.NEXT_WORD, {"text": "the cat", "k": 4}, model_version=version, queue=queue)
+    again.refresh_from_db()
+    assert again.status == Job.Status.SUCCEEDED and again.attempts == 0
+    assert again.result == {"suggestions": [{"word": "sat", "p": 0.5}], "from_cache": True}
+    assert again.timings()["total_seconds"] == 0 and again.enqueued_at is None
+    assert other.status == Job.Status.QUEUED         # another k is another answer
+    queued = broker.client().lrange(broker.batch_key(queue, Job.Kind.NEXT_WORD), 0, -1)
+    assert queued == [str(first.pk).encode(), str(other.pk).encode()]
+
+
+def test_with_the_cache_off_every_request_is_queued(settings):
+    from webapp.jobs import result_cache
+    from webapp.nextword import services as nextword  # noqa: F401
+    from webapp.registry.models import ModelVersion
+
+    settings.JOB_RESULT_CACHE_SECONDS = 0
+    version = ModelVersion.objects.create(kind=ModelVersion.Kind.LANGUAGE_MODEL, slot="cache-off", version=1,
+                                          label="cache off", path="nowhere")
+    job = Job(kind=Job.Kind.NEXT_WORD, input={"text": "a", "k": 5}, model_version=version)
+    settings.JOB_RESULT_CACHE_SECONDS = 600
+    result_cache.store({result_cache.redis_key(job): {"suggestions": []}})
+    settings.JOB_RESULT_CACHE_SECONDS = 0
+    again = services.create_job(Job.Kind.NEXT_WORD, {"text": "a", "k": 5}, model_version=version,
+                                queue=private_queue())
+    assert again.status == Job.Status.QUEUED
+
+
 def test_a_batch_claims_only_queued_jobs_and_stores_each_outcome_once():
     jobs = [make_job() for _ in range(4)]
     services.cancel(jobs[1])

@@ -3,6 +3,7 @@ import hashlib
 
 from django.conf import settings
 
+from webapp.jobs import result_cache
 from webapp.jobs import services as jobs
 from webapp.jobs.models import Job
 from webapp.registry.loader import ModelUnavailable, get_model
@@ -38,6 +39,9 @@ def caption_cache_key(job):
     with job.input_file.open("rb") as f:
         digest = hashlib.sha256(f.read()).hexdigest()
     return f"{job.model_version_id}:{job.input.get('beam', 3)}:{digest}"
+
+
+result_cache.register(Job.Kind.CAPTION, caption_cache_key)
 
 
 def image_url(job):

@@ -13,8 +13,6 @@ Every guarantee of the job spine holds (docs/reliability.md), since the row stay
 - a batch handler returns one outcome per job (a broken image fails only its job); if the handler itself
   crashes, each job of the batch runs again on its own, so the crash lands only on the job that causes it.
 """
-import hashlib
-import json
 import logging
 import threading
 import time
@@ -24,28 +22,20 @@ from django.conf import settings
 from django.db import connection
 from redis.exceptions import RedisError
 
-from . import broker, kinds, services
+from . import broker, kinds, result_cache, services
 from .models import Job
 from .runner import attach_version, executing, failure, monitor, outcome
 
 logger = logging.getLogger(__name__)
 
 BATCH_HANDLERS = {}  # kind -> handler(jobs) -> [result dict, or the exception that failed that job]
-CACHE_KEYS = {}      # kind -> cache_key(job) -> str naming everything the result depends on
 
 
-def batch_handler(kind, handler=None, cache_key=None):
+def batch_handler(kind, handler):
     """Register `handler(jobs)` for a batched kind: `jobs` share one model version; it returns one entry per
     job, in order, a result dict or the exception (usually a JobError) that failed that job alone. Without one,
-    each job of a batch runs the kind's own handler.
-
-    With `cache_key`, results are kept in Redis for JOB_RESULT_CACHE_SECONDS under the key: a job whose key is
-    known (the same prompt, the same photo, the same model version) is answered with the stored result, marked
-    "from_cache", without a forward pass. A class clicking the same example is the common case."""
-    if handler is not None:
-        BATCH_HANDLERS[kind] = handler
-    if cache_key is not None:
-        CACHE_KEYS[kind] = cache_key
+    each job of a batch runs the kind's own handler."""
+    BATCH_HANDLERS[kind] = handler
     return handler
 
 
@@ -71,33 +61,23 @@ def run_batch(kind, job_ids, worker):
 
 
 def serve_cached(kind, jobs):
-    """serve() for the jobs whose result is not in the result cache; each distinct input runs once."""
-    key_of, seconds = CACHE_KEYS.get(kind), settings.JOB_RESULT_CACHE_SECONDS
-    if key_of is None or seconds <= 0:
+    """serve() for the jobs whose result is not in the result cache (webapp/jobs/result_cache.py); each distinct
+    input runs once."""
+    if not result_cache.enabled(kind):
         return serve(kind, jobs)
-    keys = [f"unroll:result:{kind}:{hashlib.sha256(key_of(job).encode()).hexdigest()}" for job in jobs]
-    client = broker.client()
-    try:
-        stored = client.mget(keys)
-    except RedisError:
-        stored = [None] * len(jobs)
-    outcomes = [None] * len(jobs)
+    keys = [result_cache.redis_key(job) for job in jobs]
+    outcomes = [None if result is None else (Job.Status.SUCCEEDED, result, "") for result in result_cache.lookup(keys)]
     first_of = {}   # key -> index of the job that computes it
-    for i, (key, value) in enumerate(zip(keys, stored)):
-        if value is not None:
-            outcomes[i] = (Job.Status.SUCCEEDED, {**json.loads(value), "from_cache": True}, "")
-        else:
+    for i, key in enumerate(keys):
+        if outcomes[i] is None:
             first_of.setdefault(key, i)
     computing = sorted(first_of.values())
-    try:
-        pipe = client.pipeline(transaction=False)
-        for i, answer in zip(computing, serve(kind, [jobs[i] for i in computing])):
-            outcomes[i] = answer
-            if answer[0] == Job.Status.SUCCEEDED:
-                pipe.set(keys[i], json.dumps(answer[1]), ex=int(seconds))
-        pipe.execute()
-    except RedisError as exc:
-        logger.warning("could not store results in the cache: %s", exc)
+    fresh = {}
+    for i, answer in zip(computing, serve(kind, [jobs[i] for i in computing])):
+        outcomes[i] = answer
+        if answer[0] == Job.Status.SUCCEEDED:
+            fresh[keys[i]] = answer[1]
+    result_cache.store(fresh)
     for i, key in enumerate(keys):
         if outcomes[i] is None:   # the same input as an earlier job of this batch
             status, result, error = outcomes[first_of[key]]

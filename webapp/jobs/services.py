@@ -19,7 +19,7 @@ from django.utils import timezone
 from kombu.exceptions import KombuError
 from redis.exceptions import RedisError
 
-from . import broker, completions, kinds
+from . import broker, completions, kinds, result_cache
 from .models import Job
 
 logger = logging.getLogger(__name__)
@@ -35,9 +35,11 @@ class JobCancelled(Exception):
 def create_job(kind, input=None, *, input_file=None, owner=None, session_key="", model_version=None, queue=None):
     if kind not in kinds.QUEUES:
         raise ValueError(f"unknown job kind {kind!r}")
+    now = timezone.now()
     job = Job(
         kind=kind,
-        enqueued_at=timezone.now(),  # set before the send; a failed send clears it
+        queued_at=now,
+        enqueued_at=now,  # set before the send; a failed send clears it
         input=input or {},
         owner=owner if owner is not None and owner.is_authenticated else None,
         session_key=session_key or "",
@@ -46,11 +48,23 @@ def create_job(kind, input=None, *, input_file=None, owner=None, session_key="",
     )
     if input_file is not None:
         job.input_file.save(input_file.name, input_file, save=False)
+    if model_version is not None and result_cache.enabled(kind):
+        answer_from_cache(job)
     # Any completion message after this instant is for a job that exists; see wait_for_job().
     job.created_monotonic = time.monotonic()
     job.save()
-    transaction.on_commit(lambda: enqueue(job))
+    if job.status == Job.Status.QUEUED:
+        transaction.on_commit(lambda: enqueue(job))
     return job
+
+
+def answer_from_cache(job):
+    """A request whose answer is in the result cache is stored as succeeded, never queued: no broker message,
+    worker or wake-up is spent on it (webapp/jobs/result_cache.py)."""
+    (result,) = result_cache.lookup([result_cache.redis_key(job)])
+    if result is not None:
+        job.status, job.result, job.enqueued_at = Job.Status.SUCCEEDED, result, None
+        job.started_at = job.finished_at = job.queued_at
 
 
 def enqueue(job):

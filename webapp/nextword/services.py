@@ -2,7 +2,9 @@
 import json
 
 from ml.lm.detokenize import detokenize, display_token, vocabulary_note  # pure Python: no torch in the web process
+from webapp.jobs import result_cache
 from webapp.jobs import services as jobs
+from webapp.jobs.models import Job
 from webapp.registry.loader import ModelUnavailable, get_model
 from webapp.registry.models import ModelVersion
 from webapp.registry.services import active_version, resolve_path
@@ -69,6 +71,9 @@ def _suggestion_result(job, words, target):
 
 def suggest_cache_key(job):
     return json.dumps([job.model_version_id, job.input["text"], job.input["k"], job.input.get("target")])
+
+
+result_cache.register(Job.Kind.NEXT_WORD, suggest_cache_key)
 
 
 def sample(job, ctx):

@@ -7,6 +7,6 @@ from . import services
 
 
 suggest = job_task(Job.Kind.NEXT_WORD, services.suggest)
-batch_handler(Job.Kind.NEXT_WORD, services.suggest_batch, cache_key=services.suggest_cache_key)
+batch_handler(Job.Kind.NEXT_WORD, services.suggest_batch)
 sample = job_task(Job.Kind.SAMPLE, services.sample)
 inspect = job_task(Job.Kind.INSPECT, services.inspect)
