@@ -1,5 +1,6 @@
 """Shipped model directories -> ModelVersion rows: which version a fresh install serves, and upgrades."""
 import json
+import time
 from pathlib import Path
 
 import pytest
@@ -201,3 +202,58 @@ def test_confirmation_pages_need_the_permission(client):
 def test_the_admin_says_it_is_unroll_s(activator):
     page = activator.get("/admin/").content.decode()
     assert "Unroll admin" in page and "Django administration" not in page
+
+
+def _another_process_activates(version):
+    """What a change in another process looks like here: the row changes without this process's signals, then
+    the registry's generation is replaced and announced."""
+    ModelVersion.objects.filter(kind=version.kind, slot=version.slot).update(is_active=False)
+    ModelVersion.objects.filter(pk=version.pk).update(is_active=True)
+    from webapp.jobs import broker
+
+    broker.client().set(services.GENERATION_KEY, "another-process")
+    broker.client().publish(services.REGISTRY_CHANNEL, "changed")
+
+
+def _two_versions():
+    v1 = ModelVersion.objects.create(kind="caption", slot="cache", version=1, label="one", path="a", is_active=True)
+    v2 = ModelVersion.objects.create(kind="caption", slot="cache", version=2, label="two", path="b")
+    return v1, v2
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_active_set_is_served_from_memory_while_the_listener_says_nothing_changed(django_assert_num_queries):
+    from webapp.jobs import completions
+
+    v1, v2 = _two_versions()
+    listener = completions.listener()
+    listener.ensure_running()
+    deadline = time.monotonic() + 5
+    while listener.live_since() is None and time.monotonic() < deadline:
+        time.sleep(0.01)
+    time.sleep(0.01)
+    assert services.active_version("caption", "cache") == v1       # read now: the listener was live before
+    with django_assert_num_queries(0):
+        assert services.active_version("caption", "cache") == v1
+
+    heard = services._heard["changes"]
+    _another_process_activates(v2)
+    deadline = time.monotonic() + 5
+    while services._heard["changes"] == heard and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert services.active_version("caption", "cache") == v2       # announced: read again at once
+
+
+@pytest.mark.django_db(transaction=True)
+def test_while_the_listener_is_down_a_replaced_generation_makes_the_process_read_again():
+    from webapp.jobs import completions
+
+    v1, v2 = _two_versions()
+    listener = completions.listener()
+    live_since, listener._live_since = listener._live_since, None   # as if its subscription were broken
+    try:
+        assert services.active_version("caption", "cache") == v1
+        _another_process_activates(v2)
+        assert services.active_version("caption", "cache") == v2
+    finally:
+        listener._live_since = live_since

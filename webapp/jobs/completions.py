@@ -27,6 +27,8 @@ logger = logging.getLogger(__name__)
 
 POLL_SECONDS = 1.0  # how often a waiter re-reads its row while waiting (a lost message costs at most this)
 RECENT = 256        # outcomes kept for a request that registers just after its job finished
+# Other channels the same subscription hears: channel -> callback(data), e.g. the registry's "something changed".
+BROADCASTS = {}
 
 
 def parse_message(data):
@@ -110,7 +112,9 @@ class CompletionListener:
             try:
                 client = redis.Redis.from_url(self.url, socket_connect_timeout=2, health_check_interval=30)
                 pubsub = client.pubsub(ignore_subscribe_messages=False)
-                pubsub.psubscribe(broker.JOB_CHANNEL.format("*"))
+                if BROADCASTS:
+                    pubsub.subscribe(*BROADCASTS)
+                pubsub.psubscribe(broker.JOB_CHANNEL.format("*"))   # confirmed last: then all are live
                 while True:
                     message = pubsub.get_message(timeout=30)
                     if message is None:
@@ -121,6 +125,8 @@ class CompletionListener:
                         backoff = 0.2
                     elif message["type"] == "pmessage":
                         self._dispatch(message["channel"], message["data"])
+                    elif message["type"] == "message":
+                        BROADCASTS[message["channel"].decode()](message["data"])
             except (RedisError, OSError) as exc:
                 # Said once per outage, not once per reconnection attempt.
                 log = logger.warning if self._live_since is not None else logger.debug

@@ -12,6 +12,8 @@ from django.db.models import Max
 from django.utils import timezone
 from redis.exceptions import RedisError
 
+from webapp.jobs import completions
+
 from .models import ModelVersion
 
 MANIFEST_NAME = "unroll.json"
@@ -50,13 +52,25 @@ def active_version(kind, slot):
 
 
 # Every demo request picks an active version; reading them from the database each time was a third of a
-# next-word request's web time. Each process keeps the active set and reads it again whenever the registry's
-# generation (a token in Redis, replaced after every change) differs from the one it was read under, when
-# Redis cannot say, and at least every ACTIVE_SET_MAX_AGE seconds.
+# next-word request's web time. Each process keeps the active set, and reads it again
+# - after every registry change: a ModelVersion save or delete replaces the registry's generation (a token in
+#   Redis) and announces it on REGISTRY_CHANNEL, which the process's completion listener hears
+#   (webapp/jobs/completions.py); while that listener is subscribed, the cache is trusted without asking Redis;
+# - when the listener is not subscribed, whenever the generation differs from the one it was read under;
+# - when Redis cannot say, and at least every ACTIVE_SET_MAX_AGE seconds.
 GENERATION_KEY = "unroll:registry:generation"
+REGISTRY_CHANNEL = "unroll:registry"
 ACTIVE_SET_MAX_AGE = 30.0
-_active_cache = {"generation": None, "read_at": 0.0, "versions": []}
+_active_cache = {"generation": None, "read_at": 0.0, "versions": [], "heard": 0}
 _active_lock = threading.Lock()
+_heard = {"changes": 0}   # registry announcements this process's listener has heard
+
+
+def _heard_change(data):
+    _heard["changes"] += 1
+
+
+completions.BROADCASTS[REGISTRY_CHANNEL] = _heard_change
 
 
 def _generation():
@@ -77,17 +91,27 @@ def _read_active_set():
     return list(ModelVersion.objects.filter(is_active=True).order_by("kind", "slot"))
 
 
+def _announced_no_change(cache):
+    """True when the listener was subscribed before `cache` was read and has heard no change since."""
+    live_since = completions.listener().live_since()
+    return live_since is not None and live_since < cache["read_at"] and cache["heard"] == _heard["changes"]
+
+
 def _active_set():
     if connection.in_atomic_block:  # an uncommitted change must neither be cached nor hidden by the cache
         return _read_active_set()
-    generation = _generation()
     cache = _active_cache
-    if generation is not None and generation == cache["generation"] and \
-            time.monotonic() - cache["read_at"] < ACTIVE_SET_MAX_AGE:
+    current = cache["generation"] is not None and time.monotonic() - cache["read_at"] < ACTIVE_SET_MAX_AGE
+    if current and _announced_no_change(cache):
+        return cache["versions"]
+    # Taken before the read: a change announced during it makes the next call look again.
+    heard, started = _heard["changes"], time.monotonic()
+    generation = _generation()
+    if current and generation == cache["generation"]:
         return cache["versions"]
     versions = _read_active_set()
     with _active_lock:
-        _active_cache.update(generation=generation, read_at=time.monotonic(), versions=versions)
+        _active_cache.update(generation=generation, read_at=started, versions=versions, heard=heard)
     return versions
 
 
@@ -104,7 +128,9 @@ def new_generation():
 
     _active_cache["generation"] = None
     try:
-        broker.client().set(GENERATION_KEY, uuid.uuid4().hex)
+        client = broker.client()
+        client.set(GENERATION_KEY, uuid.uuid4().hex)
+        client.publish(REGISTRY_CHANNEL, "changed")
     except RedisError:  # other processes re-read within ACTIVE_SET_MAX_AGE
         pass
 
