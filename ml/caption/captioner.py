@@ -7,7 +7,7 @@
     out["caption"]            # "a black dog is running through the grass"
     out["beams"]              # [{"caption", "logprob", "score"}, ...] best first (n-best list)
     out["words"]              # ["a", "black", ...]
-    out["attention"]          # one 7x7 list of floats per word, each summing to 1
+    out["attention"]          # one 7x7 list of weights per word, each summing to 1 (to 4 decimals)
     out["seconds"]            # wall time from input to caption
 """
 from __future__ import annotations
@@ -24,6 +24,14 @@ from .decode import Hypothesis, decode
 from .decoder import AttentionDecoder, TracedStep, quantize_int8
 from .encoder import GRID, Encoder
 from .vocab import Vocab
+
+HEATMAP_DECIMALS = 4   # finer than a heatmap can show; full floats made a caption's JSON 3x longer to write and read
+
+
+def heatmaps(alphas: torch.Tensor) -> list:
+    """``(T, 49)`` attention weights -> T nested 7x7 lists, rounded to HEATMAP_DECIMALS (in float64, so each
+    prints as its short decimal)."""
+    return alphas.double().view(-1, GRID, GRID).round(decimals=HEATMAP_DECIMALS).tolist()
 
 
 class Captioner:
@@ -83,7 +91,7 @@ class Captioner:
             "beams": [{"caption": " ".join(self.vocab.itos[i] for i in h.tokens),
                        "logprob": round(h.logprob, 4), "score": round(h.score, 4)} for h in hyps],
             "words": words,
-            "attention": best.alphas.view(-1, GRID, GRID).tolist() if attention else [],
+            "attention": heatmaps(best.alphas) if attention else [],
         }
 
     def caption_batch(self, images, beam: int | None = None, attention: bool = True, **options) -> list[dict]:
