@@ -43,10 +43,8 @@ class Stack:
                            stdout=subprocess.DEVNULL)
         for i in range(self.workers):
             self.start_worker(i)
-        self.web = launcher.spawn([sys.executable, "-m", "gunicorn", "webapp.wsgi", "--bind", f"127.0.0.1:{self.port}",
-                                   "--worker-class", "gthread", "--workers", str(self.web_processes),
-                                   "--threads", str(self.web_threads),
-                                   "--backlog", "2048", "--timeout", "120", "--log-level", "warning"],
+        self.web = launcher.spawn(launcher.web_command(f"127.0.0.1:{self.port}", self.web_processes, self.web_threads)
+                                  + ["--timeout", "120", "--log-level", "warning"],
                                   env=self.env, log=self.workdir / "web.log")
         self.children.append(("web", self.web))
         self.wait_healthy()
