@@ -60,6 +60,18 @@ def test_a_request_whose_answer_is_cached_is_stored_as_succeeded_and_never_queue
     assert queued == [str(first.pk).encode(), str(other.pk).encode()]
 
 
+def test_a_request_the_cache_cannot_name_is_queued_for_its_handler_to_judge():
+    from webapp.captions import services as captions  # noqa: F401  registers the kind's cache key
+    from webapp.jobs import result_cache
+    from webapp.registry.models import ModelVersion
+
+    version = ModelVersion.objects.create(kind=ModelVersion.Kind.CAPTIONER, slot="no-photo", version=1,
+                                          label="no photo", path="nowhere")
+    job = services.create_job(Job.Kind.CAPTION, {"beam": 3}, model_version=version, queue=private_queue())
+    assert job.status == Job.Status.QUEUED and result_cache.redis_key(job) is None   # no photo to name
+    assert result_cache.lookup([None, "unroll:result:caption:unknown"]) == [None, None]
+
+
 def test_with_the_cache_off_every_request_is_queued(settings):
     from webapp.jobs import result_cache
     from webapp.nextword import services as nextword  # noqa: F401

@@ -70,12 +70,12 @@ def serve_cached(kind, jobs):
     first_of = {}   # key -> index of the job that computes it
     for i, key in enumerate(keys):
         if outcomes[i] is None:
-            first_of.setdefault(key, i)
+            first_of.setdefault(key or i, i)   # an input without a key is its own
     computing = sorted(first_of.values())
     fresh = {}
     for i, answer in zip(computing, serve(kind, [jobs[i] for i in computing])):
         outcomes[i] = answer
-        if answer[0] == Job.Status.SUCCEEDED:
+        if answer[0] == Job.Status.SUCCEEDED and keys[i]:
             fresh[keys[i]] = answer[1]
     result_cache.store(fresh)
     for i, key in enumerate(keys):

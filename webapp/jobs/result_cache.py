@@ -32,16 +32,23 @@ def enabled(kind):
 
 
 def redis_key(job):
-    return f"unroll:result:{job.kind}:{hashlib.sha256(KEYS[job.kind](job).encode()).hexdigest()}"
+    """Where `job`'s result is kept, or None when its input cannot be named (a photo that is not there): the
+    handler then runs and says what is wrong."""
+    try:
+        name = KEYS[job.kind](job)
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+    return f"unroll:result:{job.kind}:{hashlib.sha256(name.encode()).hexdigest()}"
 
 
 def lookup(keys):
-    """The stored result (a dict marked "from_cache") for each Redis key, or None."""
+    """The stored result (a dict marked "from_cache") for each Redis key, or None (also for a None key)."""
+    named = [key for key in keys if key]
     try:
-        stored = broker.client().mget(keys)
+        stored = dict(zip(named, broker.client().mget(named))) if named else {}
     except RedisError:
-        return [None] * len(keys)
-    return [None if value is None else {**json.loads(value), "from_cache": True} for value in stored]
+        stored = {}
+    return [None if stored.get(key) is None else {**json.loads(stored[key]), "from_cache": True} for key in keys]
 
 
 def store(results):

@@ -61,7 +61,7 @@ def create_job(kind, input=None, *, input_file=None, owner=None, session_key="",
 def answer_from_cache(job):
     """A request whose answer is in the result cache is stored as succeeded, never queued: no broker message,
     worker or wake-up is spent on it (webapp/jobs/result_cache.py)."""
-    (result,) = result_cache.lookup([result_cache.redis_key(job)])
+    (result,) = result_cache.lookup([result_cache.redis_key(job)])   # an input without a key: None
     if result is not None:
         job.status, job.result, job.enqueued_at = Job.Status.SUCCEEDED, result, None
         job.started_at = job.finished_at = job.queued_at
