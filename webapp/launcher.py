@@ -94,10 +94,12 @@ def web_command(bind, processes=3, threads=8):
     """gunicorn serving Django from `processes` processes of `threads` threads. Each process accepts only as many
     connections as it has threads: gthread would otherwise take up to 1,000 and queue them behind its busy threads,
     so a request's wait depended on which process the kernel handed it to (next-word p95 +30 % at 200 clients).
-    Capped, waiting connections stay in the shared listen backlog and are served first come, first served."""
+    Capped, waiting connections stay in the shared listen backlog and are served first come, first served.
+    That leaves no slot for an idle keep-alive connection, so keep-alive is off (a local reconnect costs ~0.1 ms;
+    behind a reverse proxy it is the proxy's)."""
     return [PYTHON, "-m", "gunicorn", "webapp.wsgi", "--bind", bind, "--worker-class", "gthread",
             "--workers", str(processes), "--threads", str(threads), "--worker-connections", str(threads),
-            "--backlog", "2048"]
+            "--keep-alive", "0", "--backlog", "2048"]
 
 
 def worker_command(queues="inference,training", concurrency=None, name="unroll@%h", loglevel="info"):
