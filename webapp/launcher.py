@@ -93,7 +93,7 @@ def start_redis(port=None, workdir=None, log=None):
 def web_command(bind, processes=3, threads=8):
     """gunicorn serving Django from `processes` processes of `threads` threads. Each process accepts only as many
     connections as it has threads: gthread would otherwise take up to 1,000 and queue them behind its busy threads,
-    so a request's wait depended on which process the kernel handed it to (next-word p95 +30 % at 200 clients).
+    so a request's wait depended on which process the kernel handed it to (next-word p95 +35 % at 200 clients).
     Capped, waiting connections stay in the shared listen backlog and are served first come, first served.
     That leaves no slot for an idle keep-alive connection, so keep-alive is off (a local reconnect costs ~0.1 ms;
     behind a reverse proxy it is the proxy's)."""
