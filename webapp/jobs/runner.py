@@ -135,5 +135,18 @@ def attach_version(job):
             job.model_version = version
 
 
+def job_model(job):
+    """The loaded model of the version `job` names, for its handler; a JobError the user can read when it names
+    none or the model cannot be loaded."""
+    from webapp.registry.loader import ModelUnavailable, get_model
+
+    if job.model_version_id is None:
+        raise services.JobError("This job names no model version.")
+    try:
+        return get_model(job.model_version)
+    except ModelUnavailable as exc:
+        raise services.JobError(str(exc)) from None
+
+
 def worker_name(task):
     return f"{task.request.hostname or 'worker'}/{os.getpid()}"

@@ -5,7 +5,7 @@ from ml.lm.detokenize import detokenize, display_token, vocabulary_note  # pure 
 from webapp.jobs import result_cache
 from webapp.jobs import services as jobs
 from webapp.jobs.models import Job
-from webapp.registry.loader import ModelUnavailable, get_model
+from webapp.jobs.runner import job_model
 from webapp.registry.models import ModelVersion
 from webapp.registry.services import active_version, resolve_path
 
@@ -21,15 +21,6 @@ def request(kind, params, *, version=None, owner=None, session_key="", wait=WAIT
     return jobs.wait_for_job(job, wait) if wait else job
 
 
-def _predictor(job):
-    if job.model_version_id is None:
-        raise jobs.JobError("This job names no model version.")
-    try:
-        return get_model(job.model_version)
-    except ModelUnavailable as exc:
-        raise jobs.JobError(str(exc)) from None
-
-
 def _model_info(job):
     return {"slot": job.model_version.slot, "label": job.model_version.label, "version": job.model_version.version}
 
@@ -37,7 +28,7 @@ def _model_info(job):
 def suggest(job, ctx):
     """Worker: top-k next words with probabilities (+ where an expected `target` word ranks, when asked)."""
     params = job.input
-    predictor = _predictor(job)
+    predictor = job_model(job)
     try:
         if params.get("target"):  # the probe table: one forward pass gives both
             words, target = predictor.suggest_with_target(params["text"], params["k"], params["target"])
@@ -50,7 +41,7 @@ def suggest(job, ctx):
 
 def suggest_batch(batch):
     """Worker: suggest() for jobs of one model version in one forward pass (webapp/jobs/batching.py)."""
-    predictor = _predictor(batch[0])
+    predictor = job_model(batch[0])
     answers = predictor.suggest_many([job.input for job in batch])
     results = []
     for job, answer in zip(batch, answers):
@@ -80,8 +71,8 @@ def sample(job, ctx):
     """Worker: a sampled continuation."""
     params = job.input
     try:
-        words = _predictor(job).sample(params["text"], n_words=params["words"], temperature=params["temperature"],
-                                       top_k=params["top_k"], seed=params.get("seed"))
+        words = job_model(job).sample(params["text"], n_words=params["words"], temperature=params["temperature"],
+                                      top_k=params["top_k"], seed=params.get("seed"))
     except ValueError as exc:
         raise jobs.JobError(str(exc)) from None
     return {"prompt": params["text"], "continuation": words, "continuation_text": detokenize(words),
@@ -97,7 +88,7 @@ def continuation_text(job):
 def inspect(job, ctx):
     """Worker: per-token gate activations and hidden-state norms."""
     try:
-        report = _predictor(job).inspect(job.input["text"])
+        report = job_model(job).inspect(job.input["text"])
     except ValueError as exc:
         raise jobs.JobError(str(exc)) from None
     return {**report, "model": _model_info(job)}

@@ -3,7 +3,7 @@ from django.db import transaction
 
 from webapp.jobs import services as jobs
 from webapp.jobs.models import Job
-from webapp.registry.loader import ModelUnavailable, get_model
+from webapp.jobs.runner import job_model
 from webapp.registry.models import ModelVersion
 from webapp.registry.services import active_version
 
@@ -21,7 +21,7 @@ def request(params, *, version, owner=None, session_key="", wait=WAIT_SECONDS):
 
 def translate(job, ctx):
     """Worker: the translation, its n-best list and (for attention models) the attention matrix."""
-    translator = _translator(job)
+    translator = job_model(job)
     try:
         result = translator.translate(job.input["text"], beam=job.input.get("beam"))
     except ValueError as exc:
@@ -31,7 +31,7 @@ def translate(job, ctx):
 
 def translate_batch(batch):
     """Worker: translate() for jobs of one model version, one batched beam search per beam size."""
-    translator = _translator(batch[0])
+    translator = job_model(batch[0])
     answers = {}
     for beam in {job.input.get("beam") for job in batch}:
         group = [job for job in batch if job.input.get("beam") == beam]
@@ -39,15 +39,6 @@ def translate_batch(batch):
             answers[job.pk] = jobs.JobError(str(result)) if isinstance(result, ValueError) else \
                 _stored(job, translator, result)
     return [answers[job.pk] for job in batch]
-
-
-def _translator(job):
-    if job.model_version_id is None:
-        raise jobs.JobError("This job names no model version.")
-    try:
-        return get_model(job.model_version)
-    except ModelUnavailable as exc:
-        raise jobs.JobError(str(exc)) from None
 
 
 def _stored(job, translator, result):
