@@ -257,3 +257,28 @@ def test_while_the_listener_is_down_a_replaced_generation_makes_the_process_read
         assert services.active_version("caption", "cache") == v2
     finally:
         listener._live_since = live_since
+
+
+def _redis_gets():
+    from webapp.jobs import broker
+
+    return broker.client().info("commandstats").get("cmdstat_get", {}).get("calls", 0)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_set_read_before_the_listener_came_up_is_trusted_after_one_confirmation():
+    from webapp.jobs import completions
+
+    v1, _ = _two_versions()
+    listener = completions.listener()
+    listener.ensure_running()
+    live_since, listener._live_since = listener._live_since, None   # not yet subscribed when the set is read
+    try:
+        assert services.active_version("caption", "cache") == v1
+        listener._live_since = time.monotonic()                     # subscribed after the read
+        before = _redis_gets()
+        for _ in range(3):
+            assert services.active_version("caption", "cache") == v1
+        assert _redis_gets() - before == 1                          # one GET confirms the generation, then none
+    finally:
+        listener._live_since = live_since

@@ -9,7 +9,6 @@ The database stays the source of truth: a waiter reads the row whenever it canno
 every message since its job was created (listener just started, reconnecting after a Redis restart, a message
 without an outcome, or a job created by another process), and re-reads it every POLL_SECONDS while it waits.
 """
-import json
 import logging
 import os
 import threading
@@ -20,6 +19,8 @@ import redis
 from django.conf import settings
 from django.utils.dateparse import parse_datetime
 from redis.exceptions import RedisError
+
+from webapp.core import json
 
 from . import broker
 
@@ -69,6 +70,8 @@ class CompletionListener:
         self._pid = None
 
     def ensure_running(self):
+        if self._pid == os.getpid():   # the common case, without the lock
+            return
         with self._lock:
             if self._pid != os.getpid():  # none yet, or we are a forked child without the parent's thread
                 self._pid = os.getpid()

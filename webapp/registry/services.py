@@ -61,7 +61,9 @@ def active_version(kind, slot):
 GENERATION_KEY = "unroll:registry:generation"
 REGISTRY_CHANNEL = "unroll:registry"
 ACTIVE_SET_MAX_AGE = 30.0
-_active_cache = {"generation": None, "read_at": 0.0, "versions": [], "heard": 0}
+# read_at: when the set was read; confirmed_at: when Redis last confirmed its generation (the listener must have
+# been live since then for the set to be trusted without asking).
+_active_cache = {"generation": None, "read_at": 0.0, "confirmed_at": 0.0, "versions": [], "heard": 0}
 _active_lock = threading.Lock()
 _heard = {"changes": 0}   # registry announcements this process's listener has heard
 
@@ -92,9 +94,11 @@ def _read_active_set():
 
 
 def _announced_no_change(cache):
-    """True when the listener was subscribed before `cache` was read and has heard no change since."""
-    live_since = completions.listener().live_since()
-    return live_since is not None and live_since < cache["read_at"] and cache["heard"] == _heard["changes"]
+    """True when the listener was subscribed before `cache` was last confirmed and has heard no change since."""
+    listener = completions.listener()
+    listener.ensure_running()   # a process whose requests never wait for a job still hears registry changes
+    live_since = listener.live_since()
+    return live_since is not None and live_since < cache["confirmed_at"] and cache["heard"] == _heard["changes"]
 
 
 def _active_set():
@@ -108,10 +112,16 @@ def _active_set():
     heard, started = _heard["changes"], time.monotonic()
     generation = _generation()
     if current and generation == cache["generation"]:
+        # Unchanged at `started`: every change heard before then replaced the generation. Without this the set
+        # read before the listener came up would cost a GET per request until ACTIVE_SET_MAX_AGE.
+        with _active_lock:
+            if _active_cache["generation"] == generation:
+                _active_cache.update(confirmed_at=started, heard=heard)
         return cache["versions"]
     versions = _read_active_set()
     with _active_lock:
-        _active_cache.update(generation=generation, read_at=started, versions=versions, heard=heard)
+        _active_cache.update(generation=generation, read_at=started, confirmed_at=started, versions=versions,
+                             heard=heard)
     return versions
 
 
