@@ -1,11 +1,12 @@
 from django.conf import settings
-from django.http import FileResponse, Http404, JsonResponse
+from django.http import FileResponse, Http404
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.views.decorators.cache import cache_control
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 
+from webapp.core.json import JsonResponse
 from webapp.jobs import services as jobs
 from webapp.jobs.api import ensure_session, job_payload, rate_limited
 from webapp.jobs.models import Job

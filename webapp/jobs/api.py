@@ -1,7 +1,6 @@
 """Small helpers for the JSON API: parse a body, answer with a clear error."""
-import json
-
-from django.http import JsonResponse
+from webapp.core import json
+from webapp.core.json import JsonResponse
 
 
 class ApiError(Exception):

@@ -5,6 +5,8 @@ from django.conf import settings
 from django.db import models
 from django.utils import timezone
 
+from webapp.core.json import JSONField
+
 
 class Job(models.Model):
     class Kind(models.TextChoices):
@@ -31,10 +33,10 @@ class Job(models.Model):
     kind = models.CharField(max_length=32, choices=Kind.choices, db_index=True)
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.QUEUED, db_index=True)
     queue = models.CharField(max_length=64, default="inference")
-    input = models.JSONField(default=dict, blank=True)
+    input = JSONField(default=dict, blank=True)
     input_file = models.FileField(upload_to="uploads/%Y/%m/%d/", blank=True)
-    result = models.JSONField(null=True, blank=True)
-    progress = models.JSONField(null=True, blank=True, help_text="Latest progress report of a long job.")
+    result = JSONField(null=True, blank=True)
+    progress = JSONField(null=True, blank=True, help_text="Latest progress report of a long job.")
     error = models.TextField(blank=True)
     model_version = models.ForeignKey(
         "registry.ModelVersion", null=True, blank=True, on_delete=models.SET_NULL, related_name="jobs"

@@ -9,11 +9,12 @@ same example) has the same answer. A kind registers a `key_of(job)` naming every
 Redis being away only turns the cache off: requests then run through their model.
 """
 import hashlib
-import json
 import logging
 
 from django.conf import settings
 from redis.exceptions import RedisError
+
+from webapp.core import json
 
 from . import broker
 

@@ -1,9 +1,11 @@
 from django.core.paginator import Paginator
 from django.db.models import Q
-from django.http import Http404, JsonResponse
+from django.http import Http404
 from django.shortcuts import get_object_or_404, render
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_POST
+
+from webapp.core.json import JsonResponse
 
 from . import services
 from .api import ApiError, job_payload, json_body
