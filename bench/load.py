@@ -16,13 +16,13 @@ import io
 import json
 import os
 import random
+import socket
 import statistics
 import sys
 import tempfile
 import threading
 import time
-import urllib.error
-import urllib.request
+import urllib.parse
 import uuid
 from pathlib import Path
 
@@ -38,16 +38,28 @@ def percentile(values, q):
     return ordered[min(len(ordered) - 1, round(q / 100 * (len(ordered) - 1)))] if ordered else None
 
 
-def request(method, url, body=None, headers=None, timeout=300):
-    req = urllib.request.Request(url, data=body, method=method, headers=headers or {})
+def request(method, url, body=b"", headers=None, timeout=300):
+    """One HTTP/1.0 request on its own connection, read until the server closes it (as ApacheBench does). A bare
+    socket: this client shares the server's CPUs, and it spends about 40 % less CPU a request than http.client."""
+    parts = urllib.parse.urlsplit(url)
+    target = f"{parts.path}?{parts.query}" if parts.query else parts.path
+    head = "".join(f"{name}: {value}\r\n" for name, value in (headers or {}).items())
+    message = (f"{method} {target} HTTP/1.0\r\nHost: {parts.netloc}\r\n{head}"
+               f"Content-Length: {len(body or b'')}\r\n\r\n").encode() + (body or b"")
+    chunks = []
+    with socket.create_connection((parts.hostname, parts.port), timeout=timeout) as connection:
+        connection.sendall(message)
+        while chunk := connection.recv(65536):
+            chunks.append(chunk)
+    status_line, _, rest = b"".join(chunks).partition(b"\r\n")
+    payload = rest.partition(b"\r\n\r\n")[2]
+    status = int(status_line.split(b" ", 2)[1])
     try:
-        with urllib.request.urlopen(req, timeout=timeout) as response:
-            return response.status, json.loads(response.read())
-    except urllib.error.HTTPError as error:
-        try:
-            return error.code, json.loads(error.read())
-        except ValueError:
-            return error.code, {}
+        return status, json.loads(payload)
+    except ValueError:
+        if status < 400:
+            raise
+        return status, {}   # an error page that is not JSON
 
 
 def follow(url, deadline):
