@@ -1,5 +1,6 @@
 """Small helpers for the JSON API: parse a body, answer with a clear error."""
-from webapp.core import json
+import json   # the json module reads request bodies: it accepts NaN, which the fields then refuse by name
+
 from webapp.core.json import JsonResponse
 
 
