@@ -6,7 +6,7 @@ from django.conf import settings
 from webapp.jobs import result_cache
 from webapp.jobs import services as jobs
 from webapp.jobs.models import Job
-from webapp.registry.loader import ModelUnavailable, get_model
+from webapp.jobs.runner import job_model
 from webapp.registry.models import ModelVersion
 from webapp.registry.services import active_version
 
@@ -23,10 +23,7 @@ def request_caption(image_file, image_info, *, beam=3, owner=None, session_key="
 
 def caption(job, ctx):
     """Worker: caption the stored (already validated and re-encoded) image."""
-    try:
-        captioner = get_model(job.model_version)
-    except ModelUnavailable as exc:
-        raise jobs.JobError(str(exc)) from None
+    captioner = job_model(job)
     try:
         result = captioner.caption(job.input_file.path, beam=job.input.get("beam", 3))
     except (OSError, ValueError) as exc:
