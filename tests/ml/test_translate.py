@@ -271,6 +271,22 @@ def test_the_commands_translate_and_evaluate(tmp_path, capsys):
     recorded = json.loads((tmp_path / "model" / "metrics.json").read_text())["src.txt"]
     assert recorded["bleu"] == result["bleu"] and recorded["by_length"]
 
+    call_command("evaluate_translator", "--src", str(tmp_path / "src.txt"), "--ref", str(tmp_path / "ref.txt"),
+                 "--model", str(tmp_path / "model"), "--beam", "3", "--choose-alpha", "0,2.5", "--save", "--json")
+    chosen = json.loads(capsys.readouterr().out)
+    assert [row["length_alpha"] for row in chosen["tried"]] == [0, 2.5] and chosen["saved"]
+    saved = json.loads((tmp_path / "model" / "config.json").read_text())["decode"]
+    assert saved["length_alpha"] == chosen["best"]["length_alpha"] and saved["block_ngram"] == 4
+    call_command("evaluate_translator", "--src", str(tmp_path / "src.txt"), "--ref", str(tmp_path / "ref.txt"),
+                 "--model", str(tmp_path / "model"), "--beam", "3", "--length-alpha", "2.5", "--json")
+    assert json.loads(capsys.readouterr().out)["decode"]["length_alpha"] == 2.5
+    with pytest.raises(CommandError, match="choose decoding on val"):
+        call_command("evaluate_translator", "--split", "test_2016_flickr", "--model", str(tmp_path / "model"),
+                     "--choose-alpha", "1")
+    with pytest.raises(CommandError, match="separated by commas"):
+        call_command("evaluate_translator", "--src", str(tmp_path / "src.txt"), "--ref", str(tmp_path / "ref.txt"),
+                     "--model", str(tmp_path / "model"), "--choose-alpha", "1;2")
+
     call_command("translate", pairs[0][0], "--model", str(tmp_path / "model"), "--json")
     out = json.loads(capsys.readouterr().out)
     assert out["translation"] and out["nbest"]
