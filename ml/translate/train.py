@@ -19,7 +19,7 @@ from typing import Callable
 import torch
 
 from ..training.config import TrainConfig
-from ..training.run import EARLY_STOPPED, FINISHED, Run
+from ..training.run import EARLY_STOPPED, FINISHED, TIME_BUDGET, Run
 from . import checkpoint
 from .data import ParallelData, Subwords, default_multi30k_dir, multi30k_pairs, read_aligned, read_pairs
 from .decode import greedy
@@ -198,28 +198,31 @@ class Trainer:
         self.run.save_last(lambda d: self.write(d, "last", {"history": self.state["history"]}), self.optimizer,
                            self.state, extra)
 
-    def end_epoch(self, losses: list[float]) -> bool:
-        """Validate, keep the best model, log, save last/ -> True when early stopping triggers."""
+    def end_epoch(self, losses: list[float], partial: bool = False) -> bool:
+        """Validate, keep the best model, log, save last/ -> True when early stopping triggers. ``partial``: the
+        run stops inside an epoch, whose counters stay as they are so a resume finishes it."""
         cfg, st = self.cfg, self.state
         val = validate(self.scored_model(), self.val_data, self.target_sw, cfg.val_sentences)
         improved = val["bleu"] > st["best"]
+        epoch = round(st["epoch"] + st["step_in_epoch"] / self.steps_per_epoch, 3) if partial else st["epoch"]
         if improved:
-            st.update(best=val["bleu"], best_epoch=st["epoch"], bad_epochs=0)
-            metrics = {"val": val, "epoch": st["epoch"], "elapsed_s": round(self.run.elapsed_s(), 1),
+            st.update(best=val["bleu"], best_epoch=epoch, **({} if partial else {"bad_epochs": 0}))
+            metrics = {"val": val, "epoch": epoch, "elapsed_s": round(self.run.elapsed_s(), 1),
                        "command": cfg.command, "train_config": asdict(cfg)}
             with checkpoint.atomic_dir(self.run.best) as tmp:
                 self.write(tmp, "best", metrics, self.scored_model())
-        else:
+        elif not partial:
             st["bad_epochs"] += 1
-        entry = {"epoch": st["epoch"], "val": val, "loss": sum(losses) / max(1, len(losses)),
-                 "elapsed_s": round(self.run.elapsed_s(), 1)}
+        entry = {"epoch": epoch, "val": val, "loss": sum(losses) / len(losses) if losses else None,
+                 "elapsed_s": round(self.run.elapsed_s(), 1), **({"partial_epoch": True} if partial else {})}
         st["history"].append(entry)
         with open(self.run.dir / "history.jsonl", "a") as f:
             f.write(json.dumps(entry) + "\n")
         self.save_last()
-        self.run.emit("epoch", epoch=st["epoch"], epochs=cfg.epochs, step=st["step"], total_steps=self.total_steps,
-                      loss=entry["loss"], val=val, val_bleu=val["bleu"], improved=improved, best=st["best"],
-                      best_epoch=st["best_epoch"], elapsed_s=entry["elapsed_s"])
+        self.run.emit("epoch", epoch=st["epoch"] + 1 if partial else st["epoch"], epochs=cfg.epochs, step=st["step"],
+                      total_steps=self.total_steps, loss=entry["loss"], val=val, val_bleu=val["bleu"],
+                      improved=improved, best=st["best"], best_epoch=st["best_epoch"], elapsed_s=entry["elapsed_s"],
+                      **({"partial": True} if partial else {}))
         return st["bad_epochs"] >= cfg.patience
 
 
@@ -256,6 +259,9 @@ def train(cfg: TranslateConfig, on_progress: Callable[[dict], None] | None = Non
             st["step_in_epoch"] = 0
             if t.end_epoch(losses):
                 status = EARLY_STOPPED
+    if status == TIME_BUDGET and st["step_in_epoch"] > 0:
+        # The schedule anneals to the budget's end, so the weights the budget stops on are often the best yet.
+        t.end_epoch(losses, partial=True)
     return run.finish(status or FINISHED, export=lambda best, dst: export_best(best, dst), epoch=st["epoch"],
                       step=st["step"], total_steps=t.total_steps, best=st["best"], best_epoch=st["best_epoch"])
 

@@ -211,6 +211,30 @@ def test_a_stopped_run_resumes_where_it_stopped(tmp_path):
     assert second["status"] == "finished" and second["step"] == second["total_steps"]
 
 
+def test_a_time_budget_stop_inside_an_epoch_validates_the_weights_it_stopped_on(tmp_path):
+    """The schedule anneals to the budget's end: those weights are scored and kept when best, and a resume would
+    still finish the epoch."""
+    calls = {"n": 0}
+
+    def stop_after_7_steps():
+        calls["n"] += 1
+        return calls["n"] > 7
+
+    first = train(config(tmp_path, epochs=2, ema=0.99), should_stop=stop_after_7_steps)
+    assert first["status"] == "cancelled" and not (tmp_path / "run" / "best").exists()
+    events = []
+    second = train(config(tmp_path, epochs=2, ema=0.99, resume=True, time_budget_min=1e-9,
+                          export_dir=str(tmp_path / "model")), on_progress=events.append)
+    assert second["status"] == "time_budget" and second["step"] == 7
+    scored = [e for e in events if e["event"] == "epoch"]
+    assert len(scored) == 1 and scored[0]["partial"] and scored[0]["improved"]
+    history = json.loads((tmp_path / "run" / "best" / "metrics.json").read_text())
+    assert 0 < history["epoch"] < 1 and history["val"]["bleu"] == scored[0]["val_bleu"]
+    assert (tmp_path / "model" / "weights.safetensors").is_file()
+    state = json.loads((tmp_path / "run" / "last" / "state.json").read_text())["loop"]
+    assert (state["epoch"], state["step_in_epoch"]) == (0, 7)
+
+
 def test_a_used_run_directory_is_refused_without_resume(tmp_path):
     train(config(tmp_path, epochs=1))
     with pytest.raises(ValueError, match="holds a run already"):

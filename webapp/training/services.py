@@ -179,7 +179,9 @@ class ProgressRecorder:
                     f"{val['coverage']:.0%} (best MAE {event['best']:.4g})")
         if kind == "epoch" and isinstance(event.get("val"), dict) and "bleu" in event["val"]:
             val = event["val"]
-            return (f"{stamp} epoch {event['epoch']} done: validation BLEU {val['bleu']:.2f}, chrF {val['chrf']:.2f} "
+            where = f"step {event['step']} (epoch {event['epoch']})" if event.get("partial") else \
+                f"epoch {event['epoch']} done"
+            return (f"{stamp} {where}: validation BLEU {val['bleu']:.2f}, chrF {val['chrf']:.2f} "
                     f"(greedy; best {event['best']:.2f})")
         if kind == "epoch" and isinstance(event.get("val"), dict):
             val = event["val"]
