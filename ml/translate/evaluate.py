@@ -40,3 +40,18 @@ def evaluate(translate, sources: list[str], references: list[str]) -> dict:
     seconds = (time.perf_counter() - started) / max(1, len(sources))
     return {**score(hypotheses, references), "seconds_per_sentence": round(seconds, 4),
             "by_length": bleu_by_length(sources, hypotheses, references), "hypotheses": hypotheses}
+
+
+def score_length_exponents(translator, sources: list[str], references: list[str], alphas: list[float],
+                           beam: int | None = None) -> list[dict]:
+    """Each length exponent in turn on a Translator -> [{"length_alpha", "bleu", "chrf"}] in the order given;
+    the translator keeps its own exponent. Choose on val: a test split only scores the choice."""
+    own, rows = translator.decode, []
+    try:
+        for alpha in alphas:
+            translator.decode = {**own, "length_alpha": alpha}
+            metrics = score([translator.translate(s, beam=beam)["translation"] for s in sources], references)
+            rows.append({"length_alpha": alpha, "bleu": metrics["bleu"], "chrf": metrics["chrf"]})
+    finally:
+        translator.decode = own
+    return rows

@@ -302,6 +302,10 @@ def test_the_commands_translate_and_evaluate(tmp_path, capsys):
     saved = json.loads((tmp_path / "model" / "config.json").read_text())["decode"]
     assert saved["length_alpha"] == chosen["best"]["length_alpha"] and saved["block_ngram"] == 4
     call_command("evaluate_translator", "--src", str(tmp_path / "src.txt"), "--ref", str(tmp_path / "ref.txt"),
+                 "--model", str(tmp_path / "model"), "--beam", "3", "--choose-alpha", "0.5")
+    assert "length_alpha 0.5: BLEU" in capsys.readouterr().out     # not saved: the model keeps its own
+    assert json.loads((tmp_path / "model" / "config.json").read_text())["decode"] == saved
+    call_command("evaluate_translator", "--src", str(tmp_path / "src.txt"), "--ref", str(tmp_path / "ref.txt"),
                  "--model", str(tmp_path / "model"), "--beam", "3", "--length-alpha", "2.5", "--json")
     assert json.loads(capsys.readouterr().out)["decode"]["length_alpha"] == 2.5
     with pytest.raises(CommandError, match="choose decoding on val"):

@@ -101,16 +101,9 @@ class Command(BaseCommand):
 
     def choose_alpha(self, translator, path: Path, alphas: list[float], sources, references, opts) -> None:
         from ml.translate.checkpoint import read_config, write_json
-        from ml.translate.evaluate import score
+        from ml.translate.evaluate import score_length_exponents
 
-        rows = []
-        for alpha in alphas:
-            translator.decode = {**translator.decode, "length_alpha": alpha}
-            hypotheses = [translator.translate(s, beam=opts["beam"])["translation"] for s in sources]
-            rows.append({"length_alpha": alpha, **{k: v for k, v in score(hypotheses, references).items()
-                                                   if k in ("bleu", "chrf")}})
-            if not opts["json"]:
-                self.stdout.write(f"length_alpha {alpha:g}: BLEU {rows[-1]['bleu']}  chrF {rows[-1]['chrf']}")
+        rows = score_length_exponents(translator, sources, references, alphas, beam=opts["beam"])
         best = max(rows, key=lambda r: (r["bleu"], r["chrf"]))
         if opts["save"]:
             config = read_config(path)
@@ -118,8 +111,10 @@ class Command(BaseCommand):
             write_json(path / "config.json", config)
         if opts["json"]:
             self.stdout.write(json.dumps({"best": best, "tried": rows, "saved": opts["save"]}))
-        else:
-            self.stdout.write(f"best: length_alpha {best['length_alpha']:g}" + (" (saved)" if opts["save"] else ""))
+            return
+        for row in rows:
+            self.stdout.write(f"length_alpha {row['length_alpha']:g}: BLEU {row['bleu']}  chrF {row['chrf']}")
+        self.stdout.write(f"best: length_alpha {best['length_alpha']:g}" + (" (saved)" if opts["save"] else ""))
 
 
 def parse_alphas(text: str) -> list[float]:
