@@ -1,5 +1,6 @@
 """The translator (ml/translate): model shapes, decoding rules, training on a toy corpus, stop and resume,
 float16 export without pickle, sacreBLEU scoring and the management commands."""
+import itertools
 import json
 
 import pytest
@@ -196,14 +197,14 @@ def test_sentences_in_one_batched_beam_search_get_what_each_gets_alone(tmp_path,
             assert answer["attention"] is None
 
 
+def stop_after(steps: int):
+    """A should_stop() that says stop once ``steps`` training steps have run (it is asked before each one)."""
+    asked = itertools.count(1)
+    return lambda: next(asked) > steps
+
+
 def test_a_stopped_run_resumes_where_it_stopped(tmp_path):
-    calls = {"n": 0}
-
-    def stop_after_7_steps():
-        calls["n"] += 1
-        return calls["n"] > 7
-
-    first = train(config(tmp_path, epochs=2, ema=0.99), should_stop=stop_after_7_steps)
+    first = train(config(tmp_path, epochs=2, ema=0.99), should_stop=stop_after(7))
     assert first["status"] == "cancelled" and first["step"] == 7
     events = []
     second = train(config(tmp_path, epochs=2, ema=0.99, resume=True), on_progress=events.append)
@@ -214,13 +215,7 @@ def test_a_stopped_run_resumes_where_it_stopped(tmp_path):
 def test_a_time_budget_stop_inside_an_epoch_validates_the_weights_it_stopped_on(tmp_path):
     """The schedule anneals to the budget's end: those weights are scored and kept when best, and a resume would
     still finish the epoch."""
-    calls = {"n": 0}
-
-    def stop_after_7_steps():
-        calls["n"] += 1
-        return calls["n"] > 7
-
-    first = train(config(tmp_path, epochs=2, ema=0.99), should_stop=stop_after_7_steps)
+    first = train(config(tmp_path, epochs=2, ema=0.99), should_stop=stop_after(7))
     assert first["status"] == "cancelled" and not (tmp_path / "run" / "best").exists()
     events = []
     second = train(config(tmp_path, epochs=2, ema=0.99, resume=True, time_budget_min=1e-9,

@@ -17,6 +17,7 @@ from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
 DEFAULT_MODEL = "translate-en-de"
+DECODE_OPTIONS = ("length_alpha", "block_ngram")   # decoding settings besides the beam an evaluation may override
 
 
 def model_dir(value) -> Path:
@@ -71,7 +72,7 @@ class Command(BaseCommand):
                 raise CommandError("give --src and --ref, or --split")
             if len(sources) != len(references):
                 raise CommandError(f"{len(sources)} source lines but {len(references)} references")
-            for key in ("length_alpha", "block_ngram"):
+            for key in DECODE_OPTIONS:
                 if opts[key] is not None:
                     translator.decode = {**translator.decode, key: opts[key]}
             if opts["choose_alpha"]:
@@ -82,7 +83,7 @@ class Command(BaseCommand):
         except (FileNotFoundError, ValueError) as e:
             raise CommandError(str(e))
         result["beam"] = opts["beam"] or translator.decode["beam"]
-        result["decode"] = {k: translator.decode[k] for k in ("length_alpha", "block_ngram")}
+        result["decode"] = {k: translator.decode[k] for k in DECODE_OPTIONS}
         hypotheses = result.pop("hypotheses")
         if opts["record"]:
             key = opts["split"] or Path(opts["src"]).name
